@@ -1,0 +1,180 @@
+"""`stackfast-conformance` — run the conformance suite, or run the embedded reference deployment.
+
+Exit status of `run`: 0 no blocking criterion FAILED or ERROR; 1 one is (or nothing was checked);
+2 usage or configuration error (clear message, no traceback); 130 interrupted (report still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from stackfast_conformance.options import (
+    SECRET_ENV,
+    OptionError,
+    add_argparse_options,
+    given_values,
+    to_pytest_args,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHECK_DIRS = ("conformance", "properties")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackfast-conformance",
+        description="Spec-conformance harness for the Stackfast 2026 Phase 8 deployment (R1-R14).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the checks and write the traceability report",
+                         description="Run the checks against a target (default: the embedded reference) "
+                                     "and write the traceability report. Secrets come only from the "
+                                     "environment: " + ", ".join(SECRET_ENV.values()) + ".")
+    add_argparse_options(run)
+    run.add_argument("-n", "--workers", default=None,
+                     help="run checks in N parallel worker processes (pytest-xdist), or 'auto'")
+    run.add_argument("--alluredir", default=None, help="also write Allure results to this directory")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+
+    ref = sub.add_parser("reference", help="run the embedded reference deployment in the foreground")
+    ref.add_argument("--env", default="production", choices=("production", "local-dev"))
+    ref.add_argument("--fault", action="append", default=[], help="start with this named fault (repeatable)")
+    ref.add_argument("--window-seconds", type=float, default=60.0, help="rate-limit window (default 60)")
+    ref.add_argument("--list-faults", action="store_true", help="list the fault registry and exit")
+
+    sub.add_parser("catalog", help="list the criteria of the catalog")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "reference":
+            return _reference(args)
+        return _catalog()
+    except (OptionError, ValueError, OSError, RuntimeError) as exc:
+        print(f"stackfast-conformance: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__name__ == "ConfigFileError":
+            print(f"stackfast-conformance: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from stackfast_conformance.catalog import load_catalog
+    from stackfast_conformance.run import start_embedded_reference
+    from stackfast_conformance.settings import resolve_settings
+
+    load_catalog()  # a broken catalog is a configuration error before anything starts
+    given = given_values(args)
+    settings = resolve_settings(given)
+    reference = None
+    if settings.embedded_reference:
+        reference, settings = start_embedded_reference(settings)
+    elif settings.fault:
+        raise OptionError("--fault only applies to the embedded reference; leave out --api to start it")
+    try:
+        if reference is not None:
+            print(f"stackfast-conformance: reference ready: API {settings.api_url}, web {settings.web_url}",
+                  file=sys.stderr, flush=True)
+            # Point the plugin (and any xdist worker) at the running reference through the environment:
+            # secrets never travel on a command line.
+            os.environ.update(reference.harness_env())
+            given = {k: v for k, v in given.items() if k not in ("api_url", "web_url", "connect_to", "ca_bundle")}
+            given["profile"] = settings.profile
+            given["report_dir"] = settings.report_dir
+            given["window_seconds"] = settings.window_seconds
+        else:
+            given.setdefault("report_dir", settings.report_dir)
+        pytest_args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
+        pytest_args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"),
+                        "-p", "no:cacheprovider", "--sf-verdict-exit", "-q", "-rfE", "--no-header"]
+        pytest_args += to_pytest_args(given)
+        if args.workers:
+            pytest_args += ["-n", str(args.workers)]
+        if args.alluredir:
+            pytest_args += ["--alluredir", args.alluredir]
+        pytest_args += list(args.pytest_args)
+        code = pytest.main(pytest_args)
+    finally:
+        if reference is not None:
+            reference.stop()
+    return _exit_code(int(code), Path(settings.report_dir))
+
+
+def _exit_code(code: int, report_dir: Path) -> int:
+    if code in (0, 1):
+        return code
+    if code == 2:  # interrupted: the report was still written for what finished
+        return 130
+    if code == 5:
+        print("stackfast-conformance: no check was collected: nothing was checked, so this is not a pass",
+              file=sys.stderr)
+        return 1
+    return 2  # usage error / internal error: pytest printed the reason
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from stackfast_conformance.reference import load_faults, start_reference
+
+    if args.list_faults:
+        for fault in sorted(load_faults().values(), key=lambda f: f.name):
+            print(f"{fault.name:38} breaks {', '.join(fault.breaks) or '-':30} {fault.description}")
+        return 0
+    ref = start_reference(env=args.env, faults=tuple(args.fault), window_seconds=args.window_seconds)
+    def _stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        print(f"Stackfast reference deployment ({args.env}) is up"
+              + (f" with faults: {', '.join(args.fault)}" if args.fault else "") + ".")
+        print(f"  API: {ref.api_url}\n  web: {ref.web_url}")
+        if getattr(ref, "staging_api_url", None):
+            print(f"  staging API: {ref.staging_api_url}\n  staging web: {ref.staging_web_url}")
+        print("  reach it like curl does:")
+        for item in ref.connect_to:
+            print(f"    --connect-to {item}")
+        print(f"    --ca-bundle {ref.ca_bundle}")
+        print("  point the harness at it (the admin keys are secrets: they are not printed):")
+        for key, value in ref.harness_env().items():
+            if key in SECRET_ENV.values():
+                print(f"    export {key}=$(cat {ref.state_dir}/secrets.json | …)  # see the state dir")
+            else:
+                print(f"    export {key}={value!r}" if " " in str(value) else f"    export {key}={value}")
+        print("  operator actions:")
+        for name, argv in ref.actions.items():
+            print(f"    {name}: {' '.join(argv)}")
+        print("Ctrl-C stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ref.stop()
+    return 0
+
+
+def _catalog() -> int:
+    from stackfast_conformance.catalog import load_catalog
+
+    catalog = load_catalog()
+    for crit in catalog.criteria.values():
+        print(f"{crit.id:7} {crit.severity:8} {','.join(crit.observation):24} {crit.statement}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

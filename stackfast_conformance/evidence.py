@@ -1,0 +1,293 @@
+"""The evidence-recording HTTP client every check uses.
+
+Each exchange (method, URL, status, headers, body excerpt, timing) is recorded with secrets
+masked, and every response passes the response-wide invariant observers (R4.8, R10.3) once.
+A transport error (refused, TLS, timeout) raises ``CouldNotDecide``: an ERROR, never a FAILED.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from stackfast_conformance.curl import to_curl
+from stackfast_conformance.failures import CouldNotDecide
+
+BODY_EXCERPT = 2048
+MASK = "***"
+_SECRET_HEADERS = {"authorization", "x-admin-api-key", "cookie", "set-cookie", "proxy-authorization"}
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+_REGISTERED_SECRETS: dict[str, str] = {}  # value -> label; consulted by every Masker
+
+
+def register_secret(value: str, label: str = "") -> None:
+    """Make every ``Masker`` of this process mask ``value`` (e.g. a secret read from an env snapshot)."""
+    if value and len(value) >= 6:
+        with _ids_lock:
+            _REGISTERED_SECRETS[value] = label
+
+
+def _next_id() -> str:
+    with _ids_lock:
+        return f"x{os.getpid()}-{next(_ids)}"
+
+
+@dataclass
+class Exchange:
+    id: str
+    check: str
+    started_at: str
+    elapsed_ms: float
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int | None
+    response_headers: dict[str, str]
+    response_body: str | None
+    error: str | None
+    curl: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Violation:
+    criterion: str
+    message: str
+    exchange: str
+
+
+@dataclass
+class Recorder:
+    """What one check saw: exchanges, invariant violations, findings, timeline."""
+
+    check: str
+    exchanges: list[Exchange] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    observed: dict[str, int] = field(default_factory=dict)  # invariant criterion -> responses checked
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def mark(self, kind: str, label: str, ok: bool = True, **data: Any) -> None:
+        self.timeline.append(
+            {"t": round(time.monotonic() - self.started, 3), "kind": kind, "label": label, "ok": ok, **data}
+        )
+
+
+class Masker:
+    """Replaces secret values (and long fragments of them) wherever they could leak."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        # env var name -> value, so a curl command can say "$STACKFAST_ADMIN_KEY" instead
+        self._secrets = {value: name for name, value in secrets.items() if value}
+
+    def add(self, value: str, env_name: str | None = None) -> None:
+        if value and len(value) >= 6:
+            self._secrets[value] = env_name or ""
+
+    def _all(self) -> dict[str, str]:
+        return {**_REGISTERED_SECRETS, **self._secrets}
+
+    def text(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        for value, env_name in self._all().items():
+            if value in text:
+                text = text.replace(value, f"${{{env_name}}}" if env_name else MASK)
+        return self._fragments(text)
+
+    def _fragments(self, text: str) -> str:
+        # a prefix or suffix of a secret (as a property may send) is masked too
+        for value in self._all():
+            if len(value) < 16:
+                continue
+            for size in (len(value) - 1, len(value) // 2, 12):
+                for start in (0, len(value) - size):
+                    piece = value[start : start + size]
+                    if len(piece) >= 12 and piece in text:
+                        text = text.replace(piece, MASK)
+        return text
+
+    def header(self, name: str, value: str) -> str:
+        lowered = name.lower()
+        masked = self.text(value) or ""
+        if lowered == "set-cookie":
+            cookie, _, attributes = masked.partition(";")
+            cookie_name, _, _ = cookie.partition("=")
+            return f"{cookie_name}={MASK}" + (";" + attributes if attributes else "")
+        if lowered == "cookie":
+            return "; ".join(f"{c.partition('=')[0].strip()}={MASK}" for c in masked.split(";") if c.strip())
+        if lowered in _SECRET_HEADERS and "${" not in masked and masked == value:
+            scheme, _, rest = value.partition(" ")
+            if lowered in {"authorization", "proxy-authorization"} and rest:
+                return f"{scheme} {MASK}" if len(rest) >= 16 else value
+            return value if len(value) < 16 else MASK
+        return masked
+
+
+Observer = Callable[[httpx.Response, Exchange, Recorder], None]
+
+
+class EvidenceClient:
+    """An httpx client bound to one check: records and masks every exchange.
+
+    ``base`` picks the base URL ("api", "web", "staging_api", "staging_web"); a full URL is used as is.
+    ``identity`` sets ``x-forwarded-for`` so quota checks use their own bucket.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        recorder: Recorder,
+        bases: Mapping[str, str | None],
+        masker: Masker,
+        observers: Iterable[Observer] = (),
+        connect_to: Iterable[str] = (),
+        ca_bundle: str | None = None,
+        counter: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self.recorder = recorder
+        self._bases = bases
+        self._masker = masker
+        self._observers = list(observers)
+        self._connect_to = tuple(connect_to)
+        self._ca_bundle = ca_bundle
+        self._counter = counter
+
+    def url(self, path_or_url: str, base: str = "api") -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        root = self._bases.get(base)
+        if not root:
+            import pytest
+
+            pytest.skip(f"no {base.replace('_', ' ')} URL configured (give --{base.replace('_', '-')})")
+        return urljoin(root.rstrip("/") + "/", path_or_url.lstrip("/"))
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+    def options(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("OPTIONS", path, **kw)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        base: str = "api",
+        headers: Mapping[str, str] | None = None,
+        identity: str | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        url = self.url(path, base)
+        all_headers = dict(headers or {})
+        if identity is not None:
+            all_headers["x-forwarded-for"] = identity
+        request = self._client.build_request(
+            method, url, headers=all_headers, json=json, content=content, params=params,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        t0 = time.perf_counter()
+        body_text = _excerpt(request.content) if request.content else None
+        if self._counter:
+            self._counter()
+        try:
+            response = self._client.send(request, follow_redirects=follow_redirects)
+        except httpx.TransportError as exc:
+            exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
+            raise CouldNotDecide(
+                f"could not reach the target: {method} {url}: {type(exc).__name__}: {exc}", exchange.curl
+            ) from None
+        exchange = self._record(request, started_at, t0, body_text, response, None)
+        response.exchange = exchange  # type: ignore[attr-defined]
+        for observer in self._observers:
+            observer(response, exchange, self.recorder)
+        return response
+
+    def _record(
+        self,
+        request: httpx.Request,
+        started_at: str,
+        t0: float,
+        body_text: str | None,
+        response: httpx.Response | None,
+        error: str | None,
+    ) -> Exchange:
+        m = self._masker
+        request_headers = {k: m.header(k, v) for k, v in request.headers.items()}
+        response_headers: dict[str, str] = {}
+        if response is not None:
+            for key, value in response.headers.multi_items():
+                value = m.header(key, value)
+                response_headers[key] = response_headers[key] + "\n" + value if key in response_headers else value
+        url = m.text(str(request.url)) or ""
+        masked_body = m.text(body_text)
+        exchange = Exchange(
+            id=_next_id(),
+            check=self.recorder.check,
+            started_at=started_at,
+            elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
+            method=request.method,
+            url=url,
+            request_headers=request_headers,
+            request_body=masked_body,
+            status=response.status_code if response is not None else None,
+            response_headers=response_headers,
+            response_body=m.text(_excerpt(response.content)) if response is not None else None,
+            error=m.text(error),
+            curl=to_curl(request.method, url, request_headers, masked_body, self._connect_to, self._ca_bundle),
+        )
+        self.recorder.exchanges.append(exchange)
+        return exchange
+
+
+def _excerpt(data: bytes) -> str:
+    text = data[:BODY_EXCERPT].decode("utf-8", errors="replace")
+    return text + (f"… [{len(data)} bytes]" if len(data) > BODY_EXCERPT else "")
+
+
+def response_wide_observers(environment: str) -> list[Observer]:
+    """Invariants checked on every response any check sees (R4.8, R10.3)."""
+
+    def no_retry_after_on_non_429(response: httpx.Response, exchange: Exchange, rec: Recorder) -> None:
+        rec.observed["R4.8"] = rec.observed.get("R4.8", 0) + 1
+        if response.status_code != 429 and "retry-after" in response.headers:
+            rec.violations.append(Violation(
+                "R4.8", f"Retry-After: {response.headers['retry-after']} on a {response.status_code} response "
+                f"to {exchange.method} {exchange.url}", exchange.id))
+
+    def never_wildcard_acao(response: httpx.Response, exchange: Exchange, rec: Recorder) -> None:
+        rec.observed["R10.3"] = rec.observed.get("R10.3", 0) + 1
+        if response.headers.get("access-control-allow-origin", "").strip() == "*":
+            rec.violations.append(Violation(
+                "R10.3", f"Access-Control-Allow-Origin: * on {exchange.method} {exchange.url}", exchange.id))
+
+    observers: list[Observer] = [no_retry_after_on_non_429]
+    if environment != "local-dev":
+        observers.append(never_wildcard_acao)
+    return observers

@@ -1,0 +1,375 @@
+"""The pytest plugin (registered through the ``pytest11`` entry point).
+
+It links checks to criteria (``@pytest.mark.requirement``), gates them by safety class,
+gives every check an evidence-recording client, and at the end of the session turns the
+outcomes into per-criterion verdicts and writes the reports — also when the run is interrupted.
+The plugin stays inert in a pytest session that collects no linked check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackfast_conformance.checks import NOT_APPLICABLE_PREFIX, require_opt_in
+from stackfast_conformance.failures import CheckFailure, CouldNotDecide
+from stackfast_conformance.options import OptionError, add_pytest_options, given_values
+
+SAFETY_CLASSES = ("read-only", "quota", "disruptive", "mutating")
+CHECK_DIRS = ("conformance", "properties")
+_STATE = pytest.StashKey["_RunState"]()
+_RECORDER = pytest.StashKey[Any]()
+_OUTCOME = pytest.StashKey[dict]()
+
+
+class _RunState:
+    def __init__(self, config: pytest.Config, settings: Any) -> None:
+        self.config = config
+        self.settings = settings
+        self.started = time.time()
+        self.results: list[dict[str, Any]] = []
+        self.active = False
+        self.interrupted = False
+        self.record: dict[str, Any] | None = None
+        self.reference: Any = None
+        self.client: Any = None
+        self.requests = 0
+        self.jsonl: Path | None = None
+
+    def reference_info(self) -> dict[str, Any] | None:
+        ref = self.reference
+        if ref is None:
+            return None
+        return {"faults": list(getattr(ref, "faults", ()) or ()), "window_seconds": getattr(ref, "window_seconds", None)}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackfast", "stackfast-conformance (see `stackfast-conformance run --help`)")
+    add_pytest_options(group)
+    group.addoption("--sf-verdict-exit", dest="sf_verdict_exit", action="store_true", default=False,
+                    help="Exit with the harness's status (0 no blocking failure, 1 blocking failure/error or "
+                         "nothing checked) instead of pytest's.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): criteria (e.g. 'R4.7') this check verifies")
+    config.addinivalue_line("markers", "safety(cls): read-only (default) | quota | disruptive | mutating")
+    from stackfast_conformance.settings import resolve_settings
+
+    try:
+        settings = resolve_settings(given_values(config.option))
+    except (OptionError, Exception) as exc:  # a bad profile file is a usage error too
+        if isinstance(exc, (OptionError, ValueError, OSError)) or type(exc).__name__ == "ConfigFileError":
+            raise pytest.UsageError(str(exc)) from None
+        raise
+    config.stash[_STATE] = _RunState(config, settings)
+
+
+def _criteria_of(item: pytest.Item) -> list[str]:
+    ids: list[str] = []
+    for mark in item.iter_markers("requirement"):
+        ids.extend(str(a) for a in mark.args)
+    return ids
+
+
+def _safety_of(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("safety")
+    return str(mark.args[0]) if mark and mark.args else "read-only"
+
+
+def _in_check_dir(item: pytest.Item) -> bool:
+    return any(part in CHECK_DIRS for part in Path(str(item.path)).parts[-3:-1])
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    from stackfast_conformance.catalog import load_catalog
+
+    linked = [i for i in items if _criteria_of(i) or _in_check_dir(i)]
+    if not linked:
+        return
+    state = config.stash[_STATE]
+    catalog = load_catalog()
+    problems = []
+    for item in linked:
+        ids = _criteria_of(item)
+        if not ids:
+            problems.append(f"{item.nodeid}: a check must say which criteria it verifies: "
+                            "add @pytest.mark.requirement('R…')")
+        for cid in ids:
+            if cid not in catalog.criteria:
+                close = difflib.get_close_matches(cid, list(catalog.criteria), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(f"{item.nodeid}: unknown criterion id {cid!r} in @pytest.mark.requirement{hint}")
+        safety = _safety_of(item)
+        if safety not in SAFETY_CLASSES:
+            problems.append(f"{item.nodeid}: unknown safety class {safety!r}; use one of {', '.join(SAFETY_CLASSES)}")
+    if problems:
+        raise pytest.UsageError("invalid checks:\n  " + "\n  ".join(problems))
+    state.active = True
+    wanted = set(state.settings.criteria)
+    if wanted:
+        unknown = sorted(wanted - set(catalog.criteria))
+        if unknown:
+            raise pytest.UsageError(f"--criteria: unknown criterion id(s) {', '.join(unknown)}")
+        keep = [i for i in items if set(_criteria_of(i)) & wanted]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+
+# --- per-check recording -------------------------------------------------------------------------
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from stackfast_conformance.evidence import Recorder
+
+    item.stash[_RECORDER] = Recorder(check=item.nodeid)
+    item.stash[_OUTCOME] = {"outcome": "passed", "reason": None, "failure": None}
+    state = item.config.stash[_STATE]
+    if state.active and _criteria_of(item):
+        require_opt_in(state.settings, _safety_of(item))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    state = item.config.stash[_STATE]
+    if not (state.active and _criteria_of(item)) or _OUTCOME not in item.stash:
+        return
+    mine = item.stash[_OUTCOME]
+    if call.excinfo is not None and mine["outcome"] == "passed":
+        exc = call.excinfo.value
+        if report.skipped:
+            reason = _skip_reason(report)
+            if reason.startswith(NOT_APPLICABLE_PREFIX):
+                mine.update(outcome="not_applicable", reason=reason[len(NOT_APPLICABLE_PREFIX):])
+            else:
+                mine.update(outcome="skipped", reason=reason)
+        elif isinstance(exc, CheckFailure):
+            mine.update(outcome="failed", reason=exc.detail.expected, failure=exc.detail.as_dict())
+        elif isinstance(exc, AssertionError) and call.when == "call":
+            mine.update(outcome="failed", reason=str(exc).splitlines()[0] if str(exc) else "assertion failed",
+                        failure={"criterion": (_criteria_of(item) or [""])[0], "statement": "",
+                                 "expected": "the check's assertion to hold", "seen": str(exc)[:2000],
+                                 "curl": _last_curl(item), "message": str(exc)[:4000]})
+        elif isinstance(exc, CouldNotDecide):
+            mine.update(outcome="error", reason=str(exc).splitlines()[0])
+        elif not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            mine.update(outcome="error", reason=f"{call.when}: {type(exc).__name__}: {str(exc)[:300]}")
+    if call.when == "teardown":
+        report.user_properties.append(("stackfast_check", _result(item, mine, report)))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        text = str(longrepr[2])
+        return text[len("Skipped: "):] if text.startswith("Skipped: ") else text
+    return str(longrepr)
+
+
+def _last_curl(item: pytest.Item) -> str | None:
+    rec = item.stash.get(_RECORDER, None)
+    return rec.exchanges[-1].curl if rec and rec.exchanges else None
+
+
+def _result(item: pytest.Item, mine: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:
+    rec = item.stash[_RECORDER]
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
+    return {
+        "id": item.nodeid,
+        "name": item.name,
+        "file": str(Path(str(item.path)).relative_to(item.config.rootpath)) if str(item.path).startswith(str(item.config.rootpath)) else str(item.path),
+        "doc": doc[0] if doc else None,
+        "criteria": _criteria_of(item),
+        "safety": _safety_of(item),
+        "outcome": mine["outcome"],
+        "reason": mine["reason"],
+        "duration_s": round(time.monotonic() - rec.started, 3),
+        "failure": mine["failure"],
+        "exchanges": [x.id for x in rec.exchanges],
+        "cases": rec.extra.get("cases"),
+        "seed": rec.extra.get("seed"),
+        "timeline": rec.timeline or None,
+        "notes": rec.notes or None,
+        "exchange_records": [x.as_dict() for x in rec.exchanges],
+        "findings": [{**f, "check": item.nodeid} for f in rec.findings],
+        "observed": dict(rec.observed),
+        "violations": [{"criterion": v.criterion, "message": v.message, "exchange": v.exchange,
+                        "curl": next((x.curl for x in rec.exchanges if x.id == v.exchange), None)}
+                       for v in rec.violations],
+        "deploy_evidence": rec.extra.get("deploy_evidence"),
+    }
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    for name, value in report.user_properties:
+        if name == "stackfast_check":
+            state = _state_from_report()
+            if state is not None:
+                state.results.append(value)
+                _append_jsonl(state, value)
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def _state_from_report() -> _RunState | None:
+    return _CONFIG[0].stash.get(_STATE, None) if _CONFIG else None
+
+
+def _append_jsonl(state: _RunState, value: dict[str, Any]) -> None:
+    if hasattr(state.config, "workerinput"):
+        return
+    if state.jsonl is None:
+        directory = Path(state.settings.report_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        state.jsonl = directory / "results.jsonl"
+        state.jsonl.write_text("")
+    with state.jsonl.open("a") as fh:
+        fh.write(json.dumps({k: v for k, v in value.items() if k != "exchange_records"}) + "\n")
+
+
+def pytest_keyboard_interrupt(excinfo: Any) -> None:
+    state = _state_from_report()
+    if state is not None:
+        state.interrupted = True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if state.client is not None:
+        state.client.close()
+    if state.reference is not None:
+        state.reference.stop()
+    if not (state.active or state.results):
+        return
+    interrupted = state.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+    from stackfast_conformance.run import finish_run
+
+    state.record = finish_run(state.settings, state.results, state.started, interrupted, state.reference_info())
+    config.stash[RECORD] = state.record
+    if config.option.sf_verdict_exit:
+        session.exitstatus = state.record["run"]["exit_status"]
+
+
+RECORD = pytest.StashKey[dict]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or state.record is None:
+        return
+    from stackfast_conformance.run import summary_lines
+
+    for line in summary_lines(state.record, Path(state.settings.report_dir)):
+        terminalreporter.write_line(line)
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+def _state(request: pytest.FixtureRequest) -> _RunState:
+    return request.config.stash[_STATE]
+
+
+@pytest.fixture(scope="session")
+def settings(request: pytest.FixtureRequest) -> Any:
+    return _state(request).settings
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Any:
+    """The target; starts the embedded reference when no API URL was given (plain `pytest` use)."""
+    from stackfast_conformance.target import Target
+
+    state = _state(request)
+    if state.settings.embedded_reference and state.reference is None:
+        from stackfast_conformance.run import start_embedded_reference
+
+        state.reference, state.settings = start_embedded_reference(state.settings)
+    return Target(state.settings, state.reference)
+
+
+@pytest.fixture(scope="session")
+def _session_http(request: pytest.FixtureRequest, target: Any) -> Any:
+    from stackfast_conformance._transport import build_client
+
+    state = _state(request)
+    if state.client is None:
+        state.client = build_client(target.settings)
+    return state.client
+
+
+@pytest.fixture
+def recorder(request: pytest.FixtureRequest) -> Any:
+    """What this check saw (exchanges, timeline, findings); filled by ``http`` and by the check."""
+    return request.node.stash[_RECORDER]
+
+
+@pytest.fixture
+def http(request: pytest.FixtureRequest, target: Any, _session_http: Any, recorder: Any) -> Any:
+    """The evidence-recording HTTP client bound to this check (see docs/ARCHITECTURE.md)."""
+    from stackfast_conformance.evidence import EvidenceClient, Masker, response_wide_observers
+
+    state = _state(request)
+
+    def count() -> None:
+        state.requests += 1
+
+    return EvidenceClient(
+        _session_http, recorder, target.bases(), Masker(_secret_env(target.settings)),
+        response_wide_observers(target.environment), target.connect_to, target.ca_bundle, count,
+    )
+
+
+def _secret_env(settings: Any) -> dict[str, str]:
+    from stackfast_conformance.options import SECRET_ENV
+
+    return {SECRET_ENV[name]: value for name, value in settings.secrets.items() if value}
+
+
+_IDENTITIES: list[Any] = []
+
+
+@pytest.fixture
+def fresh_identity() -> Any:
+    """Callable returning a new, never-used client id for x-forwarded-for (own rate-limit bucket)."""
+    from stackfast_conformance.target import IdentityFactory
+
+    if not _IDENTITIES:
+        _IDENTITIES.append(IdentityFactory())
+    return _IDENTITIES[0]
+
+
+class _Findings:
+    def __init__(self, recorder: Any) -> None:
+        self._recorder = recorder
+
+    def add(self, title: str, detail: str, criteria: tuple[str, ...] = (), exchange: Any = None,
+            severity: str = "advisory") -> None:
+        exchange_id = getattr(getattr(exchange, "exchange", exchange), "id", None)
+        self._recorder.findings.append({"title": title, "detail": detail, "criteria": list(criteria),
+                                        "severity": severity, "exchange": exchange_id})
+
+
+@pytest.fixture
+def findings(recorder: Any) -> _Findings:
+    """``findings.add(title, detail, criteria=(...), exchange=response)``: an advisory finding."""
+    return _Findings(recorder)

@@ -1,0 +1,84 @@
+"""The life of one run: start the embedded reference if needed, finish with verdicts and reports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from stackfast_conformance.settings import Settings
+
+
+def start_embedded_reference(settings: Settings) -> tuple[Any, Settings]:
+    """Start the embedded reference and return it with settings pointing at it."""
+    from stackfast_conformance.reference import start_reference
+
+    print(f"stackfast-conformance: starting the embedded reference deployment "
+          f"(env {settings.reference_env}, window {settings.window_seconds:g} s"
+          + (f", faults: {', '.join(settings.fault)}" if settings.fault else "") + ") …",
+          file=sys.stderr, flush=True)
+    ref = start_reference(env=settings.reference_env, faults=tuple(settings.fault),
+                          window_seconds=settings.window_seconds)
+    return ref, point_at_reference(settings, ref)
+
+
+def point_at_reference(settings: Settings, ref: Any) -> Settings:
+    secrets = dict(settings.secrets)
+    secrets["admin_key"] = ref.admin_key
+    if getattr(ref, "staging_admin_key", None):
+        secrets["staging_admin_key"] = ref.staging_admin_key
+    return settings.with_values(
+        api_url=ref.api_url,
+        web_url=ref.web_url,
+        staging_api_url=getattr(ref, "staging_api_url", None),
+        staging_web_url=getattr(ref, "staging_web_url", None),
+        connect_to=tuple(ref.connect_to),
+        ca_bundle=str(ref.ca_bundle) if ref.ca_bundle else None,
+        window_seconds=float(ref.window_seconds),
+        secrets=secrets,
+    )
+
+
+def finish_run(settings: Settings, results: list[dict[str, Any]], started: float, interrupted: bool,
+               reference_info: dict[str, Any] | None) -> dict[str, Any]:
+    from stackfast_conformance.catalog import load_catalog
+    from stackfast_conformance.record import build_record
+    from stackfast_conformance.report import write_reports
+
+    record = build_record(load_catalog(), settings, results, started, interrupted, reference=reference_info)
+    directory = Path(settings.report_dir)
+    write_reports(record, directory)
+    _point_latest(directory)
+    return record
+
+
+def _point_latest(directory: Path) -> None:
+    latest = directory.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        os.symlink(directory.name, latest)
+    except OSError:
+        pass
+
+
+def summary_lines(record: dict[str, Any], directory: Path) -> list[str]:
+    run = record["run"]
+    summary = ", ".join(f"{n} {v}" for v, n in run["summary"].items() if n)
+    lines = ["", "stackfast-conformance: " + summary]
+    for crit in record["criteria"]:
+        if crit["blocks_release"]:
+            lines.append(f"  {crit['id']} {crit['verdict']}: {crit['reason']}")
+            for check_id in crit["checks"]:
+                check = next((c for c in record["checks"] if c["id"] == check_id), None)
+                if check and check.get("failure") and check["failure"].get("curl"):
+                    lines.append(f"    reproduce with: {check['failure']['curl']}")
+                    break
+    if run["nothing_checked"]:
+        lines.append("  NOTHING CHECKED: no check executed, so this run is not a pass")
+    if run["interrupted"]:
+        lines.append("  INTERRUPTED: the report covers what finished")
+    verdict = "RELEASE BLOCKED" if run["exit_status"] else "no blocking failure"
+    lines.append(f"stackfast-conformance: {verdict}; report: {directory / 'traceability.html'}")
+    return lines

@@ -1,0 +1,74 @@
+"""One verdict per criterion, from the outcomes of its checks (and attestations, waivers, scope).
+
+Rules (docs/ARCHITECTURE.md): any failed -> FAILED; else any error -> ERROR; else any passed ->
+PASSED; else all not applicable -> NOT_APPLICABLE; else SKIPPED. Without executed checks:
+permissive -> NOT_APPLICABLE, other environment -> NOT_APPLICABLE, manual only -> MANUAL or
+ATTESTED, otherwise UNCOVERED. Zero executed checks is never PASSED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+VERDICTS = ("PASSED", "FAILED", "ERROR", "SKIPPED", "NOT_APPLICABLE", "MANUAL", "ATTESTED", "WAIVED", "UNCOVERED")
+ENVIRONMENT_SCOPE = {"production": "production", "staging": "staging", "local-dev": "local", "ci": "ci"}
+
+
+def _first_reasons(checks: Iterable[Mapping[str, Any]], limit: int = 3) -> str:
+    reasons: list[str] = []
+    for check in checks:
+        reason = check.get("reason") or ""
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    text = "; ".join(reasons[:limit])
+    return text + (f" (+{len(reasons) - limit} more)" if len(reasons) > limit else "")
+
+
+def criterion_verdict(
+    criterion: Any,
+    checks: list[Mapping[str, Any]],
+    environment: str,
+    attestation: Mapping[str, Any] | None = None,
+    waiver: Mapping[str, Any] | None = None,
+) -> tuple[str, str | None]:
+    """Return (verdict, reason) for one criterion; reason is None only for PASSED/ATTESTED."""
+    by = {o: [c for c in checks if c["outcome"] == o] for o in ("passed", "failed", "error", "skipped", "not_applicable")}
+    if by["failed"]:
+        failure = by["failed"][0].get("failure") or {}
+        reason = failure.get("seen") and f"{failure.get('expected')} — seen {failure.get('seen')}"
+        reason = reason or by["failed"][0].get("reason") or "a check failed"
+        if len(by["failed"]) > 1:
+            reason += f" ({len(by['failed'])} checks failed)"
+        if waiver and not waiver.get("expired"):
+            return "WAIVED", f"failed but waived until {waiver.get('expires')} ({waiver.get('owner')}: {waiver.get('reason')}): {reason}"
+        if waiver and waiver.get("expired"):
+            reason += f" (waiver expired {waiver.get('expires')})"
+        return "FAILED", reason
+    if by["error"]:
+        return "ERROR", "could not decide: " + _first_reasons(by["error"])
+    if by["passed"]:
+        return "PASSED", None
+    if by["not_applicable"] and not by["skipped"]:
+        return "NOT_APPLICABLE", _first_reasons(by["not_applicable"])
+
+    scope = ENVIRONMENT_SCOPE.get(environment, environment)
+    if criterion.permissive:
+        return "NOT_APPLICABLE", f"permissive clause ({criterion.modality}): nothing to verify"
+    if attestation and not attestation.get("expired"):
+        return "ATTESTED", None
+    if criterion.manual_only:
+        pending = "attestation expired" if attestation else "pending a person's attestation"
+        return "MANUAL", f"{pending}: {criterion.why_not_automated or 'not observable by the harness'}"
+    if by["skipped"] or by["not_applicable"]:
+        skipped = _first_reasons(by["skipped"] + by["not_applicable"])
+        return "SKIPPED", skipped
+    if scope not in criterion.applies_to:
+        return "NOT_APPLICABLE", f"applies to {', '.join(criterion.applies_to)}, not to a {environment} target"
+    if "manual" in criterion.observation and not checks:
+        return "MANUAL", f"no automated check; pending a person's attestation ({', '.join(criterion.observation)})"
+    return "UNCOVERED", f"observable by {', '.join(criterion.observation)} but no check exists yet"
+
+
+def blocks_release(criterion: Any, verdict: str) -> bool:
+    return criterion.blocking and verdict in ("FAILED", "ERROR")

@@ -1,0 +1,3 @@
+"""Self-tests of the harness. Pytester drives the plugin; the CLI runs against the real reference."""
+
+pytest_plugins = ["pytester"]
