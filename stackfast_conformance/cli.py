@@ -80,6 +80,9 @@ def _run(args: argparse.Namespace) -> int:
     load_catalog()  # a broken catalog is a configuration error before anything starts
     given = given_values(args)
     settings = resolve_settings(given)
+    from stackfast_conformance.run import load_run_inputs
+
+    load_run_inputs(settings)  # bad attestations/waivers/snapshots: exit 2 before the reference starts
     reference = None
     if settings.embedded_reference:
         reference, settings = start_embedded_reference(settings)
@@ -100,7 +103,9 @@ def _run(args: argparse.Namespace) -> int:
             given.setdefault("report_dir", settings.report_dir)
         pytest_args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
         pytest_args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"),
-                        "-p", "no:cacheprovider", "--sf-verdict-exit", "-q", "-rfE", "--no-header"]
+                        "-p", "no:cacheprovider", "--sf-verdict-exit",
+                        # the project's own tests turn warnings into errors; a conformance run must not
+                        "-W", "default", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-q", "-rfE", "--no-header"]
         pytest_args += to_pytest_args(given)
         if args.workers:
             pytest_args += ["-n", str(args.workers)]

@@ -154,9 +154,17 @@ def _add(add: Any, option: Option, flag: str) -> None:
         add(flag, dest=option.dest, action="store_const", const=True, default=NOT_GIVEN,
             help=option.help + env)
     elif option.kind == "list":
-        add(flag, dest=option.dest, action="append", default=NOT_GIVEN, help=option.help + env)
+        add(flag, dest=option.dest, action=_AppendGiven, default=NOT_GIVEN, help=option.help + env)
     else:
         add(flag, dest=option.dest, default=NOT_GIVEN, help=option.help + env)
+
+
+class _AppendGiven(argparse.Action):
+    """`append` that starts from an empty list, so "not given" stays distinguishable."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        current = getattr(namespace, self.dest, NOT_GIVEN)
+        setattr(namespace, self.dest, ([] if current is NOT_GIVEN else list(current)) + [values])
 
 
 def given_values(namespace: Any) -> dict[str, Any]:

@@ -19,8 +19,15 @@ def start_embedded_reference(settings: Settings) -> tuple[Any, Settings]:
           + (f", faults: {', '.join(settings.fault)}" if settings.fault else "") + ") …",
           file=sys.stderr, flush=True)
     ref = start_reference(env=settings.reference_env, faults=tuple(settings.fault),
-                          window_seconds=settings.window_seconds)
+                          window_seconds=_whole(settings.window_seconds))
     return ref, point_at_reference(settings, ref)
+
+
+def _whole(seconds: float) -> int:
+    """The reference's windows are whole seconds (Retry-After is an integer)."""
+    if seconds != int(seconds) or seconds < 1:
+        raise ValueError(f"--window-seconds: the embedded reference takes a whole number of seconds, not {seconds:g}")
+    return int(seconds)
 
 
 def point_at_reference(settings: Settings, ref: Any) -> Settings:

@@ -1,0 +1,107 @@
+"""The kill matrix: every named fault of the reference must be caught with exactly its criteria.
+
+For each fault, the harness runs (as a real CLI subprocess) against the reference started with
+that fault and reads the verdicts back from ``traceability.json``: every criterion in the fault's
+``breaks`` must be FAILED, and no other blocking criterion that was checked may be FAILED or ERROR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BAD = ("FAILED", "ERROR")
+
+
+@dataclass
+class FaultResult:
+    fault: str
+    expected: tuple[str, ...]
+    flagged: tuple[str, ...]  # criteria FAILED or ERROR
+    verdicts: dict[str, str]
+    exit_status: int
+    report_dir: str
+    output: str = ""
+    missed: tuple[str, ...] = field(default=())
+    stray: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.missed and not self.stray
+
+
+def run_harness(args: Sequence[str], report_dir: Path, env: dict[str, str] | None = None,
+                timeout: float = 600) -> tuple[int, dict, str]:
+    """Run `stackfast-conformance run ARGS` in a subprocess; return (exit, traceability, output)."""
+    cmd = [sys.executable, "-m", "stackfast_conformance.cli", "run", "--report-dir", str(report_dir), *args]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STACKFAST_")}
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL)
+    path = report_dir / "traceability.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    return proc.returncode, record, proc.stdout + proc.stderr
+
+
+def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None = None,
+              base_dir: Path | None = None, extra_args: Sequence[str] = ()) -> FaultResult:
+    base_dir = base_dir or Path(tempfile.mkdtemp(prefix="killmatrix-"))
+    report_dir = base_dir / fault.name
+    selected = sorted(set(criteria if criteria is not None else fault.breaks))
+    args = ["--fault", fault.name, "--window-seconds", str(window_seconds), *extra_args]
+    if fault.env and fault.env != "production":
+        args += ["--reference-env", fault.env]
+    if selected:
+        args += ["--criteria", ",".join(selected)]
+    code, record, output = run_harness(args, report_dir)
+    verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
+    blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}
+    flagged = tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
+    missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
+    stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking)
+    return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(report_dir),
+                       output if (missed or stray) else "", missed, stray)
+
+
+def run_matrix(faults, workers: int = 2, **kw) -> list[FaultResult]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda f: run_fault(f, **kw), faults))
+
+
+def table(results: Iterable[FaultResult]) -> str:
+    rows = ["fault                                  expected                      flagged                       ok"]
+    for r in results:
+        rows.append(f"{r.fault:38} {','.join(r.expected):29} {','.join(r.flagged) or '-':29} "
+                    + ("yes" if r.ok else f"NO (missed {','.join(r.missed) or '-'}; stray {','.join(r.stray) or '-'})"))
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from stackfast_conformance.reference import load_faults
+
+    parser = argparse.ArgumentParser(prog="python -m stackfast_conformance.killmatrix")
+    parser.add_argument("faults", nargs="*", help="fault names (default: all)")
+    parser.add_argument("--window-seconds", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    registry = load_faults()
+    faults = [registry[n] for n in args.faults] if args.faults else sorted(registry.values(), key=lambda f: f.name)
+    results = run_matrix(faults, workers=args.workers, window_seconds=args.window_seconds)
+    print(table(results))
+    for r in results:
+        if not r.ok:
+            print(f"\n--- {r.fault} ({r.report_dir}) ---\n{r.output[-3000:]}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

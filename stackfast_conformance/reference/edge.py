@@ -1,0 +1,175 @@
+"""The public edge of the reference deployment (the part Railway's proxy plays).
+
+One https listener routes by Host header to the backend named in the routes file
+(a streaming reverse proxy that adds no request headers and keeps every
+Set-Cookie); one plain-http listener answers ``301 https://<host><path>?<query>``.
+The routes file is re-read when its mtime changes, so the supervisor switches a
+redeployed service by an atomic rename.
+
+Environment: EDGE_ROUTES_FILE, EDGE_HTTPS_PORT, EDGE_HTTP_PORT, EDGE_CERT (leaf +
+chain PEM), EDGE_KEY, REF_FAULTS. Topology faults handled here:
+``edge-redirect-302``, ``edge-serves-http``, ``edge-redirect-drops-path``.
+
+Run: ``python -m stackfast_conformance.reference.edge``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer",
+               b"upgrade", b"proxy-authenticate", b"proxy-authorization"}
+
+Scope = dict[str, Any]
+
+
+def _faults() -> frozenset[str]:
+    return frozenset(f.strip() for f in os.environ.get("REF_FAULTS", "").split(",") if f.strip())
+
+
+class Routes:
+    """Host -> backend base URL, reloaded when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime = -1
+        self._hosts: dict[str, str] = {}
+
+    def lookup(self, host: str) -> str | None:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return self._hosts.get(host)
+        if mtime != self._mtime:
+            try:
+                self._hosts = dict(json.loads(self.path.read_text())["hosts"])
+                self._mtime = mtime
+            except (OSError, ValueError, KeyError):
+                pass  # keep the previous table on a torn read
+        return self._hosts.get(host)
+
+
+def _host_of(scope: Scope) -> str:
+    for k, v in scope["headers"]:
+        if k == b"host":
+            host = v.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host
+            return host.rsplit(":", 1)[0] if ":" in host else host
+    return ""
+
+
+async def _simple(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = headers + [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class EdgeProxy:
+    def __init__(self, routes: Routes, *, https: bool, faults: frozenset[str]) -> None:
+        self.routes = routes
+        self.https = https
+        self.faults = faults
+        self.client: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.client is None:
+            self.client = httpx.AsyncClient(
+                timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False, trust_env=False,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+        return self.client
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if scope["type"] != "http":
+            return
+        host = _host_of(scope)
+        backend = self.routes.lookup(host)
+        if not self.https and "edge-serves-http" not in self.faults:
+            await self._redirect(scope, send, host, backend)
+            return
+        if backend is None:
+            await _simple(send, 421 if self.https else 404, b"Misdirected Request: unknown host\n",
+                          [(b"content-type", b"text/plain; charset=utf-8")])
+            return
+        await self._proxy(scope, receive, send, backend)
+
+    async def _redirect(self, scope: Scope, send: Any, host: str, backend: str | None) -> None:
+        if backend is None:
+            await _simple(send, 404, b"Not Found: unknown host\n", [(b"content-type", b"text/plain")])
+            return
+        path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string") or b""
+        if "edge-redirect-drops-path" in self.faults:
+            location = f"https://{host}/".encode()
+        else:
+            location = f"https://{host}".encode() + path + (b"?" + query if query else b"")
+        status = 302 if "edge-redirect-302" in self.faults else 301
+        await _simple(send, status, b"", [(b"location", location)])
+
+    async def _proxy(self, scope: Scope, receive: Any, send: Any, backend: str) -> None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k, v) for k, v in scope["headers"] if k not in _HOP_BY_HOP]
+        if any(k == b"transfer-encoding" for k, _ in scope["headers"]):
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+        path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string") or b""
+        url = backend.rstrip("/").encode() + path + (b"?" + query if query else b"")
+        request = httpx.Request(scope["method"], url.decode("latin-1"), headers=headers,
+                                content=bytes(body) if body else None)
+        if not body:  # httpx must not invent a Content-Length for a body-less request
+            if not any(k == b"content-length" for k, _ in headers):
+                request.headers.pop("content-length", None)
+        try:
+            response = await self._client().send(request, stream=True)
+        except httpx.TransportError as exc:
+            await _simple(send, 502, f"Bad Gateway: backend did not respond ({type(exc).__name__})\n".encode(),
+                          [(b"content-type", b"text/plain; charset=utf-8")] + ([HSTS] if self.https else []))
+            return
+        try:
+            out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+            if self.https and not any(k == HSTS[0] for k, _ in out):
+                out.append(HSTS)
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except httpx.TransportError:
+            pass  # the backend went away mid-response; the client sees a truncated body
+        finally:
+            await response.aclose()
+
+
+def main() -> None:
+    from . import _serve
+
+    routes = Routes(Path(os.environ["EDGE_ROUTES_FILE"]))
+    faults = _faults()
+    common = {"server_header": False, "date_header": False, "proxy_headers": False}
+    servers = [
+        _serve.make_server(EdgeProxy(routes, https=True, faults=faults), int(os.environ["EDGE_HTTPS_PORT"]),
+                           ssl_certfile=os.environ["EDGE_CERT"], ssl_keyfile=os.environ["EDGE_KEY"], **common),
+        _serve.make_server(EdgeProxy(routes, https=False, faults=faults), int(os.environ["EDGE_HTTP_PORT"]),
+                           **common),
+    ]
+    _serve.run(servers)
+
+
+if __name__ == "__main__":
+    main()

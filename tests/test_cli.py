@@ -1,0 +1,89 @@
+"""The spine end to end: the CLI against the real embedded reference (real processes, sockets, TLS)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stackfast_conformance.catalog import load_catalog
+from stackfast_conformance.killmatrix import run_harness
+
+REPORT_FILES = ("traceability.json", "traceability.md", "traceability.html", "junit.xml")
+
+
+def _verdicts(record):
+    return {c["id"]: c for c in record["criteria"]}
+
+
+def test_a_run_against_the_conforming_reference_accounts_for_all_84_criteria(tmp_path):
+    code, record, output = run_harness(["--criteria", "R5.1,R5.3,R5.4", "--window-seconds", "2"], tmp_path / "r")
+    assert code == 0, output
+    for name in REPORT_FILES:
+        assert (tmp_path / "r" / name).is_file(), name
+    criteria = _verdicts(record)
+    assert list(criteria) == list(load_catalog().criteria)
+    assert len(criteria) == 84
+    for cid in ("R5.1", "R5.3", "R5.4"):
+        assert criteria[cid]["verdict"] == "PASSED", criteria[cid]
+    for crit in criteria.values():
+        if crit["verdict"] != "PASSED":
+            assert crit["reason"], crit["id"]
+    assert record["deploy_evidence"]["health"]["status"] == 200
+    assert record["deploy_evidence"]["health"]["body"].strip() == "OK"
+    assert "report:" in output and "traceability.html" in output
+
+
+def test_a_broken_health_endpoint_fails_r5_1_with_a_curl_reproduction(tmp_path):
+    code, record, output = run_harness(["--fault", "health-not-ok", "--criteria", "R5.1", "--window-seconds", "2"],
+                                       tmp_path / "r")
+    assert code == 1, output
+    crit = _verdicts(record)["R5.1"]
+    assert crit["verdict"] == "FAILED"
+    failed = [c for c in record["checks"] if c["outcome"] == "failed" and "R5.1" in c["criteria"]]
+    assert failed and failed[0]["failure"]["curl"].startswith("curl ")
+    assert "--connect-to api.stackfast.app:443:127.0.0.1:" in failed[0]["failure"]["curl"]
+    assert "R5.1 FAILED" in output and "reproduce with: curl" in output
+
+
+def test_an_unreachable_target_is_an_error_not_a_failure_and_still_reports(tmp_path):
+    code, record, output = run_harness(["--api", "http://127.0.0.1:9", "--criteria", "R5.1"], tmp_path / "r")
+    assert code == 1, output
+    crit = _verdicts(record)["R5.1"]
+    assert crit["verdict"] == "ERROR", crit
+    assert "could not" in crit["reason"]
+    assert (tmp_path / "r" / "traceability.html").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--api", "ftp://x"], "not an http(s) base URL"),
+    (["--profile", "prod"], "unknown profile"),
+    (["--fault", "no-such-fault"], "no-such-fault"),
+    (["--api", "https://api.stackfast.app", "--fault", "health-not-ok"], "only applies to the embedded reference"),
+])
+def test_usage_errors_exit_2_with_a_clear_message_and_no_traceback(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, "-m", "stackfast_conformance.cli", "run", "--report-dir",
+                           str(tmp_path / "r"), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_malformed_profile_file_is_a_usage_error_naming_file_and_line(tmp_path):
+    profile = tmp_path / "prod.yaml"
+    profile.write_text("api_url: https://api.stackfast.app\nwindow_seconds: [\n")
+    proc = subprocess.run([sys.executable, "-m", "stackfast_conformance.cli", "run", "--profile-file", str(profile)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "prod.yaml:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_json_report_is_versioned_and_lists_every_check(tmp_path):
+    code, record, output = run_harness(["--criteria", "R5.1", "--window-seconds", "2"], tmp_path / "r")
+    assert record["schema"] == "stackfast-conformance/traceability" and record["schema_version"] == 1
+    assert any(c["id"].endswith("test_health_answers_200_with_body_ok") for c in record["checks"])
+    junit = (tmp_path / "r" / "junit.xml").read_text()
+    assert junit.count("<testcase") == 84
+    json.loads((tmp_path / "r" / "traceability.json").read_text())
