@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--list-faults", action="store_true", help="list the fault registry and exit")
 
     sub.add_parser("catalog", help="list the criteria of the catalog")
+    checks = sub.add_parser("checks", help="list every check with its criteria and safety class")
+    checks.add_argument("--json", action="store_true", help="as JSON")
     return parser
 
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "reference":
             return _reference(args)
+        if args.command == "checks":
+            return _checks(args)
         return _catalog()
     except (OptionError, ValueError, OSError, RuntimeError) as exc:
         print(f"stackfast-conformance: error: {exc}", file=sys.stderr)
@@ -169,6 +173,46 @@ def _reference(args: argparse.Namespace) -> int:
         pass
     finally:
         ref.stop()
+    return 0
+
+
+def list_checks() -> list[dict[str, Any]]:
+    """Every check of the suite (collected, not run): id, criteria, safety class."""
+    import contextlib
+    import io
+
+    import pytest
+
+    found: list[dict[str, Any]] = []
+
+    class _Collector:
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+            for item in items:
+                ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
+                safety = item.get_closest_marker("safety")
+                found.append({"id": item.nodeid, "criteria": ids,
+                              "safety": str(safety.args[0]) if safety else "read-only"})
+
+    args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
+    args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"), "-p", "no:cacheprovider",
+             "--collect-only", "-q", "--sf-api=http://127.0.0.1:9", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = pytest.main(args, plugins=[_Collector()])
+    if code not in (0, 5):
+        raise RuntimeError(f"collecting the checks failed (pytest exit {code}); run pytest --collect-only to see why")
+    return found
+
+
+def _checks(args: argparse.Namespace) -> int:
+    import json
+
+    checks = list_checks()
+    if args.json:
+        print(json.dumps(checks, indent=2))
+    else:
+        for check in checks:
+            print(f"{','.join(check['criteria']):24} {check['safety']:10} {check['id']}")
     return 0
 
 

@@ -52,20 +52,32 @@ def run_harness(args: Sequence[str], report_dir: Path, env: dict[str, str] | Non
 
 def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None = None,
               base_dir: Path | None = None, extra_args: Sequence[str] = ()) -> FaultResult:
+    """Run the harness against the reference with ``fault`` on.
+
+    Without ``criteria``: a fault that needs no operator action is run against every check that is
+    not disruptive (so a stray flag anywhere shows); one that needs actions runs the checks of its
+    own criteria with actions allowed (operator actions take seconds each).
+    """
     base_dir = base_dir or Path(tempfile.mkdtemp(prefix="killmatrix-"))
     report_dir = base_dir / fault.name
-    selected = sorted(set(criteria if criteria is not None else fault.breaks))
-    args = ["--fault", fault.name, "--window-seconds", str(window_seconds), *extra_args]
+    window = fault.window_seconds or window_seconds
+    args = ["--fault", fault.name, "--window-seconds", str(int(window)), *extra_args]
+    env = {}
     if fault.env and fault.env != "production":
         args += ["--reference-env", fault.env]
-    if selected:
-        args += ["--criteria", ",".join(selected)]
-    code, record, output = run_harness(args, report_dir)
+    if criteria is not None:
+        args += ["--criteria", ",".join(sorted(set(criteria)))]
+    elif "disruptive" in fault.needs:
+        args += ["--criteria", ",".join(sorted(set(fault.breaks)))]
+    else:
+        env["STACKFAST_ALLOW_DISRUPTIVE"] = "false"
+    code, record, output = run_harness(args, report_dir, env=env)
     verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
     blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}
     flagged = tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
     missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
-    stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking)
+    stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking
+                  and not (fault.errors_elsewhere and verdicts[cid] == "ERROR"))
     return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(report_dir),
                        output if (missed or stray) else "", missed, stray)
 

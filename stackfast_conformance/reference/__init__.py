@@ -46,6 +46,10 @@ class Fault:
     breaks: tuple[str, ...]
     env: str | None = None
     needs: tuple[str, ...] = ()
+    # the kill matrix may see other criteria of the broken host as ERROR ("could not reach"), honestly
+    errors_elsewhere: bool = False
+    # a longer rate-limit window the fault's checks need (e.g. to fit a restart inside one window)
+    window_seconds: int | None = None
 
 
 def load_faults(directory: Path | None = None) -> dict[str, Fault]:
@@ -61,7 +65,8 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
             where = f"{path}: entry {i + 1}"
             if not isinstance(e, dict):
                 raise ValueError(f"{where}: expected a mapping")
-            unknown = set(e) - {"name", "component", "description", "breaks", "env", "needs"}
+            unknown = set(e) - {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
+                               "window_seconds"}
             if unknown:
                 raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             for key in ("name", "component", "description", "breaks"):
@@ -76,7 +81,8 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
             if e["name"] in faults:
                 raise ValueError(f"{where}: fault {e['name']!r} is defined twice")
             faults[e["name"]] = Fault(str(e["name"]), str(e["component"]), str(e["description"]).strip(),
-                                      tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()))
+                                      tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()),
+                                      bool(e.get("errors_elsewhere", False)), e.get("window_seconds"))
     return faults
 
 
