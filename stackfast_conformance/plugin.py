@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class _RunState:
         self.interrupted = False
         self.record: dict[str, Any] | None = None
         self.reference: Any = None
+        self.owns_reference = False
         self.client: Any = None
         self.requests = 0
         self.jsonl: Path | None = None
@@ -45,7 +47,8 @@ class _RunState:
         ref = self.reference
         if ref is None:
             return None
-        return {"faults": list(getattr(ref, "faults", ()) or ()), "window_seconds": getattr(ref, "window_seconds", None)}
+        return {"faults": list(ref.state.get("faults") or ()), "window_seconds": ref.window_seconds,
+                "env": ref.env}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         settings = resolve_settings(given_values(config.option))
+        from stackfast_conformance.run import load_run_inputs
+
+        load_run_inputs(settings)  # bad attestations/waivers/snapshot files are usage errors, before any check
     except (OptionError, Exception) as exc:  # a bad profile file is a usage error too
         if isinstance(exc, (OptionError, ValueError, OSError)) or type(exc).__name__ == "ConfigFileError":
             raise pytest.UsageError(str(exc)) from None
@@ -257,7 +263,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.client is not None:
         state.client.close()
-    if state.reference is not None:
+    if state.reference is not None and state.owns_reference:
         state.reference.stop()
     if not (state.active or state.results):
         return
@@ -304,6 +310,11 @@ def target(request: pytest.FixtureRequest) -> Any:
         from stackfast_conformance.run import start_embedded_reference
 
         state.reference, state.settings = start_embedded_reference(state.settings)
+        state.owns_reference = True
+    elif state.reference is None and os.environ.get("STACKFAST_REFERENCE_STATE_DIR"):
+        from stackfast_conformance.reference import Reference
+
+        state.reference = Reference.attach(os.environ["STACKFAST_REFERENCE_STATE_DIR"])
     return Target(state.settings, state.reference)
 
 

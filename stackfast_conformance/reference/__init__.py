@@ -214,7 +214,9 @@ class Reference:
 
     def harness_env(self) -> dict[str, str]:
         env = {"STACKFAST_API_URL": self.api_url, "STACKFAST_WEB_URL": self.web_url,
-               "STACKFAST_WINDOW_SECONDS": str(self.window_seconds)}
+               "STACKFAST_WINDOW_SECONDS": str(self.window_seconds),
+               # lets the harness (and its xdist workers) attach to this reference for operator actions
+               "STACKFAST_REFERENCE_STATE_DIR": str(self.state_dir)}
         if self.staging_api_url:
             env["STACKFAST_STAGING_API_URL"] = self.staging_api_url
             env["STACKFAST_STAGING_WEB_URL"] = str(self.staging_web_url)
@@ -254,6 +256,11 @@ class Reference:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @classmethod
+    def attach(cls, state_dir: str | Path) -> Reference:
+        """A handle on a reference another process started (it is not stopped by this handle)."""
+        return cls(None, Path(state_dir))
 
     def __repr__(self) -> str:
         return f"<Reference {self.env} {self.api_url} state_dir={self.state_dir}>"
