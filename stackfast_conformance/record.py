@@ -66,6 +66,7 @@ def build_record(
     waivers: Mapping[str, Mapping[str, Any]] | None = None,
     reference: Mapping[str, Any] | None = None,
     extra_checks: Iterable[dict[str, Any]] = (),
+    drift: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     attestations = attestations or {}
     waivers = waivers or {}
@@ -155,6 +156,7 @@ def build_record(
         "checks": checks,
         "exchanges": exchanges,
         "findings": findings,
+        "drift": dict(drift) if drift is not None else None,  # spec drift of --repo's checkout (drift.py)
     }
 
 

@@ -19,7 +19,8 @@ def start_embedded_reference(settings: Settings) -> tuple[Any, Settings]:
           + (f", faults: {', '.join(settings.fault)}" if settings.fault else "") + ") …",
           file=sys.stderr, flush=True)
     ref = start_reference(env=settings.reference_env, faults=tuple(settings.fault),
-                          window_seconds=_whole(settings.window_seconds))
+                          window_seconds=_whole(settings.window_seconds),
+                          db_retry_seconds=settings.reference_db_retry_seconds)
     return ref, point_at_reference(settings, ref)
 
 
@@ -47,13 +48,50 @@ def point_at_reference(settings: Settings, ref: Any) -> Settings:
     )
 
 
+def load_run_inputs(settings: Settings) -> dict[str, Any]:
+    """Validate and load the files a person gave (attestations, waivers, env snapshots, checkout).
+
+    Called before any check runs, so a bad file is a usage error (exit 2) with ``file:line``;
+    loading the snapshots also registers their secret values with the masker.
+    """
+    from stackfast_conformance.attestations import load_attestations
+    from stackfast_conformance.waivers import load_waivers
+
+    inputs: dict[str, Any] = {
+        "attestations": load_attestations(settings.attestations) if settings.attestations else None,
+        "waivers": load_waivers(settings.waivers) if settings.waivers else None,
+    }
+    if settings.env_snapshot:
+        from stackfast_conformance.snapshots import load_snapshots
+
+        load_snapshots(settings.env_snapshot)
+    if settings.repo and not Path(settings.repo).is_dir():
+        raise ValueError(f"--repo: {settings.repo} is not a directory; give the path of a Stackfast checkout")
+    return inputs
+
+
+def _drift(settings: Settings) -> dict[str, Any] | None:
+    if not settings.repo:
+        return None
+    from stackfast_conformance.drift import compare
+
+    try:
+        return compare(Path(settings.repo))
+    except (OSError, ValueError) as exc:
+        return {"error": str(exc), "drifted": None}
+
+
 def finish_run(settings: Settings, results: list[dict[str, Any]], started: float, interrupted: bool,
                reference_info: dict[str, Any] | None) -> dict[str, Any]:
     from stackfast_conformance.catalog import load_catalog
     from stackfast_conformance.record import build_record
     from stackfast_conformance.report import write_reports
+    from stackfast_conformance.waivers import mark_stale
 
-    record = build_record(load_catalog(), settings, results, started, interrupted, reference=reference_info)
+    inputs = load_run_inputs(settings)
+    record = build_record(load_catalog(), settings, results, started, interrupted, reference=reference_info,
+                          attestations=inputs["attestations"], waivers=inputs["waivers"], drift=_drift(settings))
+    mark_stale(record)
     directory = Path(settings.report_dir)
     write_reports(record, directory)
     _point_latest(directory)

@@ -212,7 +212,9 @@ def load_snapshot(environment: str, path: Path | str) -> Snapshot:
     if environment not in ENVIRONMENTS:
         from stackfast_conformance._yamlcheck import did_you_mean
 
-        raise SnapshotError(f"--env-snapshot: unknown environment {environment!r}{did_you_mean(environment, ENVIRONMENTS)}; "
+        hint = did_you_mean(environment, ENVIRONMENTS) or next(
+            (f" (did you mean {c!r}?)" for c in ENVIRONMENTS if c.startswith(environment.lower())), "")
+        raise SnapshotError(f"--env-snapshot: unknown environment {environment!r}{hint}; "
                             f"use one of {', '.join(ENVIRONMENTS)} (e.g. --env-snapshot production=prod.json)")
     if not path.is_file():
         raise SnapshotError(f"--env-snapshot {environment}={path}: file not found; save it with "
