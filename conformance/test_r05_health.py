@@ -21,10 +21,9 @@ def test_health_needs_no_authentication(http):
     r = http.get("/health")
     for header in ("authorization", "x-admin-api-key", "cookie"):
         assert header not in {k.lower() for k in r.request.headers}, f"the probe must not send {header}"
-    expect(r.status_code not in (401, 403), "R5.3", expected="an answer without credentials (not 401/403)",
-           seen=f"status {r.status_code}", response=r)
-    expect(200 <= r.status_code < 300, "R5.3", expected="a 2xx answer without credentials",
-           seen=f"status {r.status_code}", response=r)
+    # Only a demand for credentials breaks R5.3; a broken /health (5xx, wrong body) is R5.1's business.
+    expect(r.status_code not in (401, 403, 407), "R5.3", expected="an answer without credentials (not 401/403)",
+           seen=f"status {r.status_code} {r.reason_phrase}", response=r)
 
 
 @pytest.mark.requirement("R5.4")
@@ -34,6 +33,6 @@ def test_health_status_and_body_are_recorded_as_deploy_evidence(http, recorder):
     evidence = {"url": str(r.request.url), "status": r.status_code, "body": r.text[:200],
                 "at": datetime.now(UTC).isoformat(timespec="seconds"), "exchange": r.exchange.id}
     recorder.extra["deploy_evidence"] = {"health": evidence}
-    expect(r.status_code == 200 and r.text.strip() != "", "R5.4",
-           expected="a /health answer worth recording (200 with a body)",
-           seen=f"status {r.status_code}, body {r.text[:80]!r}", response=r)
+    expect(r.text.strip() != "", "R5.4",
+           expected="a /health status and body to record as deploy evidence",
+           seen=f"status {r.status_code} with an empty body", response=r)

@@ -147,6 +147,8 @@ class ApiApp:
             return PlainTextResponse("Service Unavailable", status_code=503)
         if config.has("slow-health-after-start") and time.monotonic() - self.started_at < SLOW_HEALTH_SECONDS:
             return PlainTextResponse("Starting", status_code=503)
+        if config.has("health-empty-body"):
+            return PlainTextResponse("")
         return PlainTextResponse("ok?" if config.has("health-not-ok") else "OK")
 
     async def _admin(self, request: Request, path: str, raw_path: str) -> Response:
