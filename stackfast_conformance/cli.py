@@ -49,12 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--list-faults", action="store_true", help="list the fault registry and exit")
 
     sub.add_parser("catalog", help="list the criteria of the catalog")
+    sub.add_parser("drift", help="compare a checkout's spec with the catalog (drift --help)", add_help=False)
     checks = sub.add_parser("checks", help="list every check with its criteria and safety class")
     checks.add_argument("--json", action="store_true", help="as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["drift"]:  # `stackfast-conformance drift --repo PATH [--write-baseline FILE]` (drift.py)
+        from stackfast_conformance.drift import main as drift_main
+
+        return drift_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

@@ -384,3 +384,12 @@ class _Findings:
 def findings(recorder: Any) -> _Findings:
     """``findings.add(title, detail, criteria=(...), exchange=response)``: an advisory finding."""
     return _Findings(recorder)
+
+
+@pytest.fixture(scope="session")
+def quota_plan(target: Any) -> Any:
+    """Session-wide quota planning (``stackfast_conformance.quota.QuotaPlan``): whether the target
+    honours client-supplied x-forwarded-for, probed once by the first quota check that asks."""
+    from stackfast_conformance.quota import plan_for
+
+    return plan_for(target)

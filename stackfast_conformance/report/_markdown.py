@@ -169,6 +169,23 @@ def render_markdown(run: dict) -> str:
     if findings:
         out.append("")
 
+    drift = run.get("drift")  # spec drift of the --repo checkout (stackfast_conformance/drift.py)
+    if drift:
+        out += ["## Spec drift", ""]
+        if drift.get("error"):
+            out.append(f"Could not compare the checkout's spec: {_esc(drift['error'])}")
+        elif not drift.get("drifted"):
+            out.append(f"None: the {_esc(drift.get('criteria_in_spec'))} criteria of {_code(drift.get('spec_file'))} "
+                       "match the catalog.")
+        else:
+            for item in drift.get("added") or []:
+                out.append(f"- **added** {_esc(item.get('id'))} (no check tests it): {_esc(c.one_line(item.get('text')))}")
+            for cid in drift.get("removed") or []:
+                out.append(f"- **removed** {_esc(cid)}: the catalog still tests it")
+            for item in drift.get("changed") or []:
+                out.append(f"- **text changed** {_esc(item.get('id'))} since the baseline: review its checks")
+        out.append("")
+
     tool = run.get("tool") or {}
     out.append(
         f"<sub>{_esc(tool.get('name') or 'stackfast-conformance')} {_esc(tool.get('version') or '')} · "

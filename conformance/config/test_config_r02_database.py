@@ -1,0 +1,35 @@
+"""R2 Neon production branch, from the environment snapshots: pooled DATABASE_URL, own database."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from stackfast_conformance.checks import expect
+from stackfast_conformance.snapshots import database_endpoint, describe_url
+
+
+@pytest.mark.requirement("R2.2")
+def test_production_database_url_is_a_pooled_neon_connection_string(production, recorder):
+    """DATABASE_URL in production is a postgres URL on a Neon pooled (`-pooler`) host."""
+    url = production.get("DATABASE_URL")
+    recorder.notes.append(f"production DATABASE_URL: {describe_url(url)}")
+    expect(url, "R2.2", expected="DATABASE_URL set in production", seen="DATABASE_URL unset or empty")
+    scheme = url.split("://", 1)[0]
+    expect(scheme in ("postgres", "postgresql"), "R2.2", expected="a postgres:// or postgresql:// URL",
+           seen=describe_url(url))
+    host = urlsplit(url).hostname or ""
+    expect("-pooler." in host and host.endswith(".neon.tech"), "R2.2",
+           expected="the pooled Neon host (ep-…-pooler.<region>.neon.tech)", seen=describe_url(url))
+
+
+@pytest.mark.requirement("R2.8")
+def test_production_database_is_neon_and_not_shared_with_staging(production, staging, recorder):
+    """Production's DATABASE_URL is a Neon database of its own: not localhost, not staging's branch."""
+    prod_url, stg_url = production.get("DATABASE_URL"), staging.get("DATABASE_URL")
+    recorder.notes.append(f"production: {describe_url(prod_url)}; staging: {describe_url(stg_url)}")
+    prod, stg = database_endpoint(prod_url), database_endpoint(stg_url)
+    expect(prod is not None and prod[0].endswith(".neon.tech"), "R2.8",
+           expected="production DATABASE_URL on a Neon host (no local or other bypass)", seen=describe_url(prod_url))
+    expect(stg is None or prod != stg, "R2.8",
+           expected="production's Neon endpoint/database different from staging's",
+           seen=f"both use {describe_url(prod_url)}")

@@ -1,0 +1,105 @@
+"""Config snapshots (R2.2, R2.8, R3.2, R3.5, R4.6, R7.6, R8.2, R10.1, R11.1, R13.2, R13.4, R13.5):
+the conforming pair passes, each broken variant flips exactly its criteria, secrets never leak."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fixtures.harness import failed, run_checks, verdicts
+from fixtures.stackfast_checkout import SNAPSHOT_VARIANTS, secret_values, write_variant_snapshots
+
+from stackfast_conformance.snapshots import SnapshotError, load_snapshot, load_snapshots, secret_strength
+
+CONFIG_CRITERIA = ["R2.2", "R2.8", "R3.2", "R3.5", "R4.6", "R7.6", "R8.2", "R10.1", "R11.1", "R13.2", "R13.4", "R13.5"]
+
+
+def _snapshot_flags(paths):
+    return [f"--sf-env-snapshot={env}={path}" for env, path in paths.items()]
+
+
+def test_conforming_snapshot_pair_passes_every_config_criterion(pytester, tmp_path):
+    paths = write_variant_snapshots(tmp_path / "snap", dotenv_staging=True)
+    record = run_checks(pytester, tmp_path / "report", *_snapshot_flags(paths), folders=("config",))
+    assert verdicts(record, CONFIG_CRITERIA) == dict.fromkeys(CONFIG_CRITERIA, "PASSED")
+
+
+@pytest.mark.parametrize("variant", sorted(SNAPSHOT_VARIANTS))
+def test_each_broken_snapshot_flips_exactly_its_criteria(pytester, tmp_path, variant):
+    paths = write_variant_snapshots(tmp_path / "snap", variant)
+    record = run_checks(pytester, tmp_path / "report", *_snapshot_flags(paths), folders=("config",))
+    assert failed(record) == sorted(SNAPSHOT_VARIANTS[variant][1], key=lambda c: tuple(map(int, c[1:].split("."))))
+    others = [c for c in CONFIG_CRITERIA if c not in SNAPSHOT_VARIANTS[variant][1]]
+    assert set(verdicts(record, others).values()) == {"PASSED"}
+
+
+def test_no_secret_of_any_snapshot_appears_in_any_file_the_run_writes(pytester, tmp_path):
+    # failing variants put the secrets' names in failure messages: the values must still not be there
+    paths = write_variant_snapshots(tmp_path / "snap", "staging-reuses-auth-secret")
+    data = json.loads(paths["production"].read_text())
+    data["ADMIN_API_KEY"] = data["BETTER_AUTH_SECRET"]
+    paths["production"].write_text(json.dumps(data))
+    report = tmp_path / "report"
+    record = run_checks(pytester, report, *_snapshot_flags(paths), folders=("config",))
+    assert {"R3.5", "R8.2", "R13.4"} <= set(failed(record))
+    written = [p for p in report.rglob("*") if p.is_file()]
+    assert any(p.name == "traceability.json" for p in written) and len(written) >= 3
+    secrets = secret_values(paths)
+    assert len(secrets) >= 10
+    for path in written:
+        text = path.read_text(errors="replace")
+        for value in secrets:
+            for piece in {value, value[:16], value[-16:]}:
+                assert piece not in text, f"a snapshot secret leaked into {path.name}"
+    assert "sha256:" in json.dumps(record["checks"])  # fingerprints are shown instead
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("qa=x.json", "unknown environment 'qa'"),
+    ("prod=x.json", "did you mean 'production'"),
+    ("production", "not ENV=FILE"),
+    ("production=/nonexistent/prod.json", "file not found"),
+])
+def test_bad_snapshot_arguments_name_the_problem(spec, message):
+    with pytest.raises(SnapshotError, match=message):
+        load_snapshots([spec])
+
+
+def test_bad_json_is_reported_with_line_and_column(tmp_path):
+    bad = tmp_path / "prod.json"
+    bad.write_text('{\n  "NODE_ENV": "production",\n  "X": \n}\n')
+    with pytest.raises(SnapshotError, match=r"prod.json:4:1: not valid JSON"):
+        load_snapshot("production", bad)
+
+
+def test_bad_snapshot_is_a_usage_error_of_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "prod.json"
+    bad.write_text("[1, 2]")
+    proc = subprocess.run([sys.executable, "-m", "stackfast_conformance.cli", "run", "--api", "https://api.stackfast.app",
+                           "--env-snapshot", f"production={bad}", "--report-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "expected a JSON object" in proc.stderr
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("3q2+7w" * 7 + "AB", False),                # repeated pattern, few distinct bytes
+    ("changeme" * 6, False),
+    ("0123456789abcdef" * 4, False),             # 32 bytes of hex, only 8 distinct byte values
+    (None, False),
+])
+def test_secret_strength_rejects_placeholders(value, ok):
+    assert secret_strength(value).ok is ok
+
+
+def test_secret_strength_accepts_openssl_and_token_urlsafe_output():
+    import base64
+    import os
+    import secrets
+
+    assert secret_strength(base64.b64encode(os.urandom(32)).decode()).ok
+    assert secret_strength(secrets.token_urlsafe(32)).ok
+    assert secret_strength(secrets.token_hex(32)).ok
+    assert not secret_strength(secrets.token_hex(16)).ok

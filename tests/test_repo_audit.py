@@ -1,0 +1,102 @@
+"""Repo and docs audits (R1.1, R1.2, R2.4-R2.6, R4.1, R4.6, R7.1-R7.3, R7.5, R14.1-R14.5) and spec drift:
+the conforming fixture checkout passes, each broken variant flips exactly its criteria."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.harness import failed, run_checks, verdicts
+from fixtures.stackfast_checkout import CHECKOUT_VARIANTS, write_variant_checkout
+
+from stackfast_conformance import drift
+from stackfast_conformance.sample_checkout import requirements_markdown
+
+REPO_CRITERIA = ["R1.1", "R1.2", "R2.4", "R2.5", "R2.6", "R4.1", "R4.6", "R7.1", "R7.2", "R7.3", "R7.5",
+                 "R14.1", "R14.2", "R14.3", "R14.4", "R14.5"]
+
+
+def _key(cid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in cid[1:].split("."))
+
+
+def test_conforming_checkout_passes_every_repo_criterion_and_shows_no_drift(pytester, tmp_path):
+    repo = write_variant_checkout(tmp_path / "checkout")
+    record = run_checks(pytester, tmp_path / "report", f"--sf-repo={repo}", folders=("repo",))
+    assert verdicts(record, REPO_CRITERIA) == dict.fromkeys(REPO_CRITERIA, "PASSED")
+    assert record["drift"]["drifted"] is False and record["drift"]["criteria_in_spec"] == 84
+
+
+@pytest.mark.parametrize("variant", sorted(CHECKOUT_VARIANTS))
+def test_each_broken_checkout_flips_exactly_its_criteria(pytester, tmp_path, variant):
+    repo = write_variant_checkout(tmp_path / "checkout", variant)
+    record = run_checks(pytester, tmp_path / "report", f"--sf-repo={repo}", folders=("repo",))
+    breaks = sorted(CHECKOUT_VARIANTS[variant][1], key=_key)
+    assert failed(record) == breaks
+    assert set(verdicts(record, [c for c in REPO_CRITERIA if c not in breaks]).values()) == {"PASSED"}
+
+
+def test_failures_name_the_file_and_line(pytester, tmp_path):
+    repo = write_variant_checkout(tmp_path / "checkout", "drop-column")
+    record = run_checks(pytester, tmp_path / "report", f"--sf-repo={repo}", folders=("repo",))
+    crit = next(c for c in record["criteria"] if c["id"] == "R2.6")
+    assert "apps/api/drizzle/0002_drop_legacy.sql:1" in crit["reason"]
+    assert crit["blocks_release"] is False  # R2.6 is advisory
+    assert any("R2.6" in f["criteria"] for f in record["findings"])
+
+
+def test_without_a_checkout_the_repo_checks_skip_and_say_how_to_give_one(pytester, tmp_path):
+    record = run_checks(pytester, tmp_path / "report", folders=("repo",))
+    reasons = {c["reason"] for c in record["checks"] if c["file"].startswith("conformance/repo/")}
+    assert len(reasons) == 1 and "pass --repo PATH" in reasons.pop()
+    assert record["drift"] is None
+
+
+def _spec(tmp_path, text: str):
+    path = tmp_path / "co" / drift.SPEC_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return tmp_path / "co"
+
+
+def test_drift_reports_added_removed_and_changed_criteria(tmp_path):
+    text = requirements_markdown()
+    repo = _spec(tmp_path, text)
+    baseline = tmp_path / "baseline.yaml"
+    assert len(drift.write_baseline(repo, baseline)) == 84
+    assert drift.compare(repo, baseline=baseline)["drifted"] is False
+    changed = (text.replace("GET /health answers 200 with body OK.", "GET /health answers 204.")
+               + "6. THE API Service SHALL also do something new.\n")  # appended under Requirement 14 -> R14.6
+    lines = [line for line in changed.splitlines() if not line.startswith("5. THE system SHALL satisfy: Staging sets")]
+    repo = _spec(tmp_path, "\n".join(lines))
+    result = drift.compare(repo, baseline=baseline)
+    assert [a["id"] for a in result["added"]] == ["R14.6"]
+    assert result["removed"] == ["R13.5"]
+    assert [c["id"] for c in result["changed"]] == ["R5.1"]
+    assert "R14.6" in drift.summary(result) and result["drifted"] is True
+
+
+def test_drift_parses_the_spec_layout(tmp_path):
+    parsed = drift.parse_requirements(
+        "# Requirements Document\n\n## Glossary\n\n1. not a criterion\n\n## Requirements\n\n"
+        "### Requirement 9: DNS\n\n**User Story:** As a user...\n\n#### Acceptance Criteria\n\n"
+        "1. THE Deployment Operator SHALL configure DNS\n   so that `stackfast.app` resolves.\n"
+        "2. WHEN a request arrives, THE edge SHALL redirect.\n\n## Non-Goals\n\n1. no CDN\n")
+    assert parsed == {"R9.1": "THE Deployment Operator SHALL configure DNS so that `stackfast.app` resolves.",
+                      "R9.2": "WHEN a request arrives, THE edge SHALL redirect."}
+
+
+def test_shipped_baseline_matches_the_sample_checkout(tmp_path):
+    repo = _spec(tmp_path, requirements_markdown())
+    result = drift.compare(repo)
+    assert result["baseline"] and not result["drifted"] and not result["not_in_baseline"]
+
+
+def test_drift_command_exits_1_on_drift_and_0_without(tmp_path):
+    import subprocess
+    import sys
+
+    repo = _spec(tmp_path, requirements_markdown())
+    cmd = [sys.executable, "-m", "stackfast_conformance.cli", "drift", "--repo", str(repo)]
+    assert subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
+    _spec(tmp_path, requirements_markdown() + "6. THE API Service SHALL also do something new.\n")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "added R14.6" in proc.stdout
