@@ -499,7 +499,8 @@ def test_every_registered_fault_is_implemented() -> None:
     names = [entry["name"] for entry in entries]
     assert len(names) == len(set(names))
     for entry in entries:
-        assert set(entry) <= {"name", "component", "description", "breaks", "env", "needs"}
+        assert set(entry) <= {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
+                              "window_seconds"}
         assert entry["component"] == "api" and entry["breaks"]
         assert all(re.fullmatch(r"R\d+\.\d+", c) for c in entry["breaks"])
         assert f'"{entry["name"]}"' in source, entry["name"]
