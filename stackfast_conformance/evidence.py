@@ -83,10 +83,22 @@ class Recorder:
     started: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    reporter: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
     def mark(self, kind: str, label: str, ok: bool = True, **data: Any) -> None:
         self.timeline.append(
             {"t": round(time.monotonic() - self.started, 3), "kind": kind, "label": label, "ok": ok, **data}
         )
+
+    def progress(self, message: str) -> None:
+        """Tell the person watching what a long check is doing now (e.g. a wait for a bucket reset)."""
+        if self.reporter is not None:
+            self.reporter(f"{self.check}: {message}")
+
+    def forced_wait(self, seconds: float, why: str) -> None:
+        """Record a wait the criterion itself forces (the benchmark's inherent minimum) and announce it."""
+        self.notes.append(f"forced wait {seconds:.1f} s: {why}")
+        self.progress(f"waiting {seconds:.0f} s: {why}")
 
 
 class Masker:

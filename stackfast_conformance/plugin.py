@@ -134,11 +134,28 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_runtest_setup(item: pytest.Item) -> None:
     from stackfast_conformance.evidence import Recorder
 
-    item.stash[_RECORDER] = Recorder(check=item.nodeid)
+    item.stash[_RECORDER] = Recorder(check=item.nodeid, reporter=_progress_writer(item.config))
     item.stash[_OUTCOME] = {"outcome": "passed", "reason": None, "failure": None}
     state = item.config.stash[_STATE]
     if state.active and _criteria_of(item):
         require_opt_in(state.settings, _safety_of(item))
+
+
+def _progress_writer(config: pytest.Config) -> Any:
+    """Write a progress line to the terminal even while the check's output is captured."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or hasattr(config, "workerinput"):
+        return None
+
+    def write(message: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"  … {message}")
+        else:
+            reporter.write_line(f"  … {message}")
+
+    return write
 
 
 @pytest.hookimpl(hookwrapper=True)
