@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
 from stackfast_conformance.settings import Settings
+
+
+def _no_cookie_jar() -> CookieJar:
+    """A jar that stores nothing: a Set-Cookie one check receives (a session!) must never ride along
+    on another check's requests; a check that needs a cookie sends it explicitly."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def build_client(settings: Settings) -> httpx.Client:
@@ -16,8 +23,8 @@ def build_client(settings: Settings) -> httpx.Client:
         from stackfast_conformance._connect import make_transport
 
         transport = make_transport(list(settings.connect_to), settings.ca_bundle)
-        return httpx.Client(transport=transport, timeout=timeout, headers=headers)
+        return httpx.Client(transport=transport, timeout=timeout, headers=headers, cookies=_no_cookie_jar())
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle:
         verify = ssl.create_default_context(cafile=settings.ca_bundle)
-    return httpx.Client(verify=verify, timeout=timeout, headers=headers)
+    return httpx.Client(verify=verify, timeout=timeout, headers=headers, cookies=_no_cookie_jar())

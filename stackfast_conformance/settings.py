@@ -70,6 +70,8 @@ class Settings:
     repo: str | None = None
     attestations: str | None = None
     waivers: str | None = None
+    allow_production_actions: tuple[str, ...] = ()
+    reference_db_retry_seconds: int = 30
     # not options: derived or from the profile file
     environment: str = "production"
     expected: Mapping[str, str | None] = field(default_factory=dict)
@@ -164,7 +166,9 @@ def resolve_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None =
 
     environment = profile_file_data.get("environment")
     if environment is None:
-        if values["api_url"] is None and values["reference_env"] == "local-dev":
+        # --reference-env local-dev names the environment also when the CLI has started that reference
+        # and points this process at it through STACKFAST_API_URL.
+        if values["reference_env"] == "local-dev":
             environment = "local-dev"
         elif profile == "staging":
             environment = "staging"

@@ -1,0 +1,425 @@
+"""A small Chrome DevTools Protocol client for Debian's headless Chromium (no downloads, no drivers).
+
+The harness never fetches a browser: it uses the ``chromium`` on ``PATH`` (Debian package
+``chromium``) or ``STACKFAST_CHROMIUM``. Chromium is started with ``--remote-debugging-pipe``:
+the protocol runs over two inherited pipes (fd 3: commands in, fd 4: replies and events out),
+NUL-separated JSON, so no port is opened and no websocket library is needed.
+
+    with Browser.launch(extra_args=ref.chromium_args()) as browser:
+        page = browser.new_page()
+        page.navigate("https://stackfast.app")
+        page.wait_for("document.body.dataset.ready === '1'", timeout=20)
+
+Every wait has a deadline; a browser that does not answer raises ``BrowserError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["INSTALL_HINT", "Browser", "BrowserError", "Page", "find_chromium"]
+
+INSTALL_HINT = "no Chromium found: install Debian's browser with `apt-get install chromium` (or set STACKFAST_CHROMIUM)"
+# The flags every launch uses (headless, no GPU/QUIC, nothing phoning home, no first-run UI).
+BASE_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--no-default-browser-check", "--mute-audio")
+COMMAND_TIMEOUT_SECONDS = 15.0
+LAUNCH_TIMEOUT_SECONDS = 20.0
+
+
+_TRAMPOLINE = ("import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+               "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])")
+
+
+class BrowserError(RuntimeError):
+    """Chromium did not start, died, or did not answer within its deadline."""
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable to use, or None when none is installed."""
+    configured = os.environ.get("STACKFAST_CHROMIUM")
+    if configured:
+        return configured if Path(configured).is_file() else shutil.which(configured)
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class Browser:
+    """One headless Chromium process with a fresh profile, driven over the DevTools pipe."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], to_browser: int, from_browser: int, profile: Any) -> None:
+        self._proc = proc
+        self._out = os.fdopen(to_browser, "wb", buffering=0)
+        self._in = os.fdopen(from_browser, "rb", buffering=0)
+        self._profile = profile
+        self._ids = iter(range(1, 1 << 31))
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._replies: dict[int, dict[str, Any]] = {}
+        self.events: deque[dict[str, Any]] = deque(maxlen=5000)
+        self._closed = False
+        self._reader = threading.Thread(target=self._read_loop, name="cdp-reader", daemon=True)
+        self._reader.start()
+
+    # lifecycle --------------------------------------------------------------
+    @classmethod
+    def launch(cls, extra_args: Iterable[str] = (), executable: str | None = None) -> Browser:
+        executable = executable or find_chromium()
+        if not executable:
+            raise BrowserError(INSTALL_HINT)
+        profile = tempfile.TemporaryDirectory(prefix="stackfast-chromium-")
+        cmd_read, cmd_write = os.pipe()     # we write commands, Chromium reads them on fd 3
+        evt_read, evt_write = os.pipe()     # Chromium writes on fd 4, we read
+        cmd_read, evt_write = _above_four(cmd_read), _above_four(evt_write)
+        argv = [executable, *BASE_ARGS, f"--user-data-dir={profile.name}", "--remote-debugging-pipe",
+                *extra_args, "about:blank"]
+        # A tiny trampoline renumbers the two pipe ends to fds 3 and 4 and execs Chromium
+        # (thread-safe, unlike preexec_fn; dash cannot name fds above 9).
+        log = open(Path(profile.name) / "chromium.log", "wb")  # noqa: SIM115 - kept by the child
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(cmd_read), str(evt_write), *argv],
+                                    pass_fds=(cmd_read, evt_write), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+            os.close(cmd_read)
+            os.close(evt_write)
+        browser = cls(proc, cmd_write, evt_read, profile)
+        try:
+            browser.send("Browser.getVersion", timeout=LAUNCH_TIMEOUT_SECONDS)
+        except BrowserError:
+            browser.close()
+            raise
+        return browser
+
+    def log_tail(self, limit: int = 1500) -> str:
+        try:
+            return (Path(self._profile.name) / "chromium.log").read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.send("Browser.close", timeout=3)
+        except BrowserError:
+            pass
+        for stream in (self._out, self._in):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._profile.cleanup()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # protocol ---------------------------------------------------------------
+    def _read_loop(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = self._in.read(65536)
+            except (OSError, ValueError):
+                chunk = b""
+            if not chunk:
+                with self._cond:
+                    self._closed = True
+                    self._cond.notify_all()
+                return
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                with self._cond:
+                    if "id" in message:
+                        self._replies[message["id"]] = message
+                    else:
+                        self.events.append(message)
+                    self._cond.notify_all()
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session_id: str | None = None,
+             timeout: float = COMMAND_TIMEOUT_SECONDS) -> dict[str, Any]:
+        """Send one command and wait (bounded) for its reply; a protocol error raises BrowserError."""
+        with self._lock:
+            message_id = next(self._ids)
+        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
+        if session_id:
+            message["sessionId"] = session_id
+        try:
+            self._out.write(json.dumps(message).encode() + b"\0")
+        except (OSError, ValueError) as exc:
+            raise BrowserError(f"Chromium is gone ({method}): {exc}; log: {self.log_tail()}") from None
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while message_id not in self._replies:
+                left = deadline - time.monotonic()
+                if self._closed and message_id not in self._replies:
+                    raise BrowserError(f"Chromium closed the DevTools pipe during {method}; log: {self.log_tail()}")
+                if left <= 0:
+                    raise BrowserError(f"Chromium did not answer {method} within {timeout:g} s")
+                self._cond.wait(left)
+            reply = self._replies.pop(message_id)
+        if "error" in reply:
+            raise BrowserError(f"{method}: {reply['error'].get('message')} ({reply['error'].get('data', '')})")
+        return dict(reply.get("result") or {})
+
+    def new_page(self) -> Page:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session_id = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        page = Page(self, session_id)
+        for domain in ("Page", "Runtime", "Network"):
+            page.send(f"{domain}.enable")
+        return page
+
+    def events_of(self, session_id: str, method: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e.get("params", {}) for e in self.events if e.get("sessionId") == session_id
+                    and e.get("method") == method]
+
+
+class Page:
+    """One tab: navigate, evaluate, click, screenshot, read cookies — every wait bounded."""
+
+    def __init__(self, browser: Browser, session_id: str) -> None:
+        self.browser = browser
+        self.session_id = session_id
+
+    def send(self, method: str, params: dict[str, Any] | None = None, timeout: float = COMMAND_TIMEOUT_SECONDS
+             ) -> dict[str, Any]:
+        return self.browser.send(method, params, self.session_id, timeout)
+
+    def events(self, method: str) -> list[dict[str, Any]]:
+        return self.browser.events_of(self.session_id, method)
+
+    def navigate(self, url: str) -> None:
+        answer = self.send("Page.navigate", {"url": url})
+        if answer.get("errorText"):
+            raise BrowserError(f"navigating to {url} failed: {answer['errorText']}")
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of ``expression`` in the page; a thrown exception raises BrowserError."""
+        answer = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": True})
+        if answer.get("exceptionDetails"):
+            details = answer["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise BrowserError(f"evaluating {expression!r} threw {text}")
+        return answer.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float, poll: float = 0.1) -> Any:
+        """Poll ``expression`` until it is truthy; a navigation in between is tolerated. Bounded."""
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            try:
+                value = self.evaluate(expression)
+                if value:
+                    return value
+            except BrowserError as exc:  # the context is destroyed while a navigation runs
+                last_error = str(exc)
+            time.sleep(poll)
+        raise BrowserError(f"waited {timeout:g} s for {expression!r}" + (f" (last error: {last_error})"
+                                                                         if last_error else ""))
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (press + release) at the centre of the element ``selector``."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+        if not box:
+            raise BrowserError(f"no element matches {selector!r}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box["x"], "y": box["y"],
+                                                    "button": "left", "clickCount": 1})
+
+    def text(self, selector: str) -> str | None:
+        return self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+                             " return e ? e.textContent : null; })()")
+
+    def cookies(self, urls: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Cookies the browser holds (for ``urls``, or all); callers must not record ``value``."""
+        params = {"urls": list(urls)} if urls is not None else {}
+        return list(self.send("Network.getCookies", params).get("cookies", []))
+
+    def screenshot(self, path: Path, full_page: bool = True) -> Path:
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            params["captureBeyondViewport"] = True
+            size = self.send("Page.getLayoutMetrics").get("cssContentSize") or {}
+            if size:
+                params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 8000),
+                                  "scale": 1}
+        data = self.send("Page.captureScreenshot", params, timeout=30)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def set_viewport(self, width: int, height: int) -> None:
+        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                                                         "deviceScaleFactor": 1, "mobile": False})
+
+
+def _above_four(fd: int) -> int:
+    """``fd`` moved to a number > 4, so renumbering the child's fds 3 and 4 cannot clobber it."""
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, poll: float = 0.1) -> Any:
+    """Poll ``predicate`` until truthy (returns its value) or the deadline passes (returns None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    return None
+
+
+# --- the Stackfast SPA's sign-in, as a user's browser lives it ------------------------------------
+
+SIGN_IN_TIMEOUT_SECONDS = 20.0
+
+
+class SpaSignIn:
+    """What Chromium saw while a user signed in through the SPA (no cookie value is kept).
+
+    ``api_cookies``: the cookies Chromium holds for the API origin (CDP cookie objects minus
+    ``value``); ``refused``: Set-Cookie lines Chromium refused, as (reasons, ``SetCookie``);
+    ``get_session_cookies``: the cookie names Chromium attached to the SPA's last get-session call;
+    ``requests``: (method, url, status) of every request, in order; ``failed``: (url, why) of
+    requests the browser failed (CORS, network); ``stuck``: why the round trip did not come back.
+    """
+
+    def __init__(self) -> None:
+        self.landed_at: str | None = None
+        self.session_text: str | None = None
+        self.protected_text: str | None = None
+        self.api_cookies: list[dict[str, Any]] = []
+        self.refused: list[tuple[list[str], Any]] = []
+        self.seen_set_cookies: list[Any] = []
+        self.get_session_cookies: list[str] | None = None
+        self.requests: list[tuple[str, str, int | None]] = []
+        self.failed: list[tuple[str, str]] = []     # (url, why) of requests that failed in the browser
+        self.stuck: str | None = None               # why the round trip did not come back, if it did not
+
+
+def _safe_evaluate(page: Page, expression: str) -> Any:
+    try:
+        return page.evaluate(expression)
+    except BrowserError:
+        return None
+
+
+def _failed_url(page: Page, failure: dict[str, Any]) -> str:
+    for event in page.events("Network.requestWillBeSent"):
+        if event["requestId"] == failure.get("requestId"):
+            return str(event["request"]["url"])
+    return ""
+
+
+def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float = SIGN_IN_TIMEOUT_SECONDS
+                        ) -> SpaSignIn:
+    """Open the SPA, click ``#sign-in``, let the fake GitHub send the browser back, read the page.
+
+    Waits for ``document.body.dataset.ready == "1"`` before and after (each wait bounded by ``timeout``);
+    a round trip that does not come back is reported in ``stuck``, not raised.
+    Every cookie value Chromium reports is registered with the evidence masker and dropped.
+    """
+    from stackfast_conformance.evidence import register_secret
+    from stackfast_conformance.sessions import parse_set_cookie
+
+    seen = SpaSignIn()
+    page.navigate(web_url)
+    page.wait_for("document.body && document.body.dataset.ready === '1'", timeout)
+    page.evaluate("window.__stackfastBeforeSignIn = true")
+    page.click("#sign-in")
+    landed = "!window.__stackfastBeforeSignIn && document.body && document.body.dataset.ready === '1'"
+
+    def settled() -> bool:
+        # landed back on a ready page, or the SPA's sign-in call failed (e.g. CORS) and nothing will move
+        try:
+            if page.evaluate(landed):
+                return True
+        except BrowserError:
+            return False  # mid-navigation
+        return any("/api/auth/sign-in/social" in _failed_url(page, f) for f in page.events("Network.loadingFailed"))
+
+    if not wait_until(settled, timeout):
+        seen.stuck = f"the page did not come back ready within {timeout:g} s of the click"
+    elif not _safe_evaluate(page, landed):
+        seen.stuck = "the SPA's sign-in call failed, so the browser never left for GitHub"
+    seen.landed_at = _safe_evaluate(page, "location.href")
+    seen.session_text = _safe_evaluate(page, "(document.getElementById('session') || {}).textContent")
+    seen.protected_text = _safe_evaluate(page, "(document.getElementById('protected') || {}).textContent")
+    for failure in page.events("Network.loadingFailed"):
+        cors = (failure.get("corsErrorStatus") or {}).get("corsError")
+        reason = cors and f"CORS error {cors}" or failure.get("blockedReason") or failure.get("errorText")
+        seen.failed.append((_failed_url(page, failure).split("?", 1)[0], str(reason)))
+
+    for cookie in page.cookies([api_url]):
+        register_secret(str(cookie.get("value", "")))
+        seen.api_cookies.append({k: v for k, v in cookie.items() if k != "value"})
+    for event in page.events("Network.responseReceivedExtraInfo"):
+        for blocked in event.get("blockedCookies") or []:
+            parsed = parse_set_cookie(blocked.get("cookieLine", ""))
+            if parsed is not None:
+                register_secret(parsed.value)
+                seen.refused.append((list(blocked.get("blockedReasons") or []), parsed))
+        for name, value in (event.get("headers") or {}).items():
+            if name.lower() == "set-cookie":
+                for line in str(value).split("\n"):
+                    parsed = parse_set_cookie(line)
+                    if parsed is not None:
+                        register_secret(parsed.value)
+                        seen.seen_set_cookies.append(parsed)
+    sent = {e["requestId"]: e for e in page.events("Network.requestWillBeSentExtraInfo")}
+    statuses = {e["requestId"]: e["response"].get("status") for e in page.events("Network.responseReceived")}
+    api = api_url.rstrip("/")
+    last_hop: dict[str, int] = {}  # requestId -> index in seen.requests (redirect hops share the id)
+    for event in page.events("Network.requestWillBeSent"):
+        request, request_id = event["request"], event["requestId"]
+        if event.get("redirectResponse") and request_id in last_hop:
+            method, url, _ = seen.requests[last_hop[request_id]]
+            seen.requests[last_hop[request_id]] = (method, url, event["redirectResponse"].get("status"))
+        url = request["url"].split("?", 1)[0]  # code/state of the OAuth hops are not kept
+        last_hop[request_id] = len(seen.requests)
+        seen.requests.append((request["method"], url, None))
+        if url == api + "/api/auth/get-session" and request["method"] == "GET":
+            extra = sent.get(event["requestId"]) or {}
+            seen.get_session_cookies = [a["cookie"]["name"] for a in extra.get("associatedCookies") or []
+                                        if not a.get("blockedReasons")]
+    for request_id, index in last_hop.items():
+        method, url, _ = seen.requests[index]
+        seen.requests[index] = (method, url, statuses.get(request_id))
+    return seen
