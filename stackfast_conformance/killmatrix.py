@@ -61,7 +61,7 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
     base_dir = base_dir or Path(tempfile.mkdtemp(prefix="killmatrix-"))
     report_dir = base_dir / fault.name
     window = fault.window_seconds or window_seconds
-    args = ["--fault", fault.name, "--window-seconds", str(int(window)), *extra_args]
+    args = ["--fault", fault.name, "--window-seconds", str(int(window)), *getattr(fault, "args", ()), *extra_args]
     env = {}
     if fault.env and fault.env != "production":
         args += ["--reference-env", fault.env]

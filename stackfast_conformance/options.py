@@ -84,6 +84,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("attestations", "--attestations", "STACKFAST_ATTESTATIONS", "path", None,
            "attestations.yaml recording manual confirmations."),
     Option("waivers", "--waivers", "STACKFAST_WAIVERS", "path", None, "waivers.yaml listing known failures."),
+    Option("allow_production_actions", "--allow-production-action", "STACKFAST_ALLOW_PRODUCTION_ACTIONS", "list", (),
+           "Operator actions (e.g. restart-api) that may run against the production profile; the production "
+           "profile runs none unless named here (repeatable, comma or space separated)."),
+    Option("reference_db_retry_seconds", "--reference-db-retry-seconds", "STACKFAST_REFERENCE_DB_RETRY_SECONDS",
+           "int", 30, "Database retry budget of the embedded reference API (spec: 30 s; smaller = faster self-tests)."),
 )
 
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}

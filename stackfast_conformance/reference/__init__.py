@@ -50,6 +50,10 @@ class Fault:
     errors_elsewhere: bool = False
     # a longer rate-limit window the fault's checks need (e.g. to fit a restart inside one window)
     window_seconds: int | None = None
+    # extra harness arguments the kill matrix passes with this fault (e.g. a shorter DB retry budget)
+    args: tuple[str, ...] = ()
+    # advisory findings (title fragments) the fault must make the run record; such a fault may break nothing
+    findings: tuple[str, ...] = ()
 
 
 def load_faults(directory: Path | None = None) -> dict[str, Fault]:
@@ -66,7 +70,7 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
             if not isinstance(e, dict):
                 raise ValueError(f"{where}: expected a mapping")
             unknown = set(e) - {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
-                               "window_seconds"}
+                               "window_seconds", "args", "findings"}
             if unknown:
                 raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             for key in ("name", "component", "description", "breaks"):
@@ -82,7 +86,9 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
                 raise ValueError(f"{where}: fault {e['name']!r} is defined twice")
             faults[e["name"]] = Fault(str(e["name"]), str(e["component"]), str(e["description"]).strip(),
                                       tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()),
-                                      bool(e.get("errors_elsewhere", False)), e.get("window_seconds"))
+                                      bool(e.get("errors_elsewhere", False)), e.get("window_seconds"),
+                                      tuple(str(a) for a in e.get("args") or ()),
+                                      tuple(str(t) for t in e.get("findings") or ()))
     return faults
 
 

@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from . import _http
@@ -31,6 +31,9 @@ from ._ratelimit import RateLimiter, buckets_for, client_id
 from ._routes import ApiV1
 
 SLOW_HEALTH_SECONDS = 20.0
+_SPA_INDEX = ('<!doctype html><html><head><title>Stackfast</title>'
+              '<script type="module" src="/assets/app.js"></script></head>'
+              '<body><div id="root"></div></body></html>')  # fault api-serves-spa
 _SLASHES = re.compile(r"/{2,}")
 
 
@@ -124,6 +127,8 @@ class ApiApp:
             response = await self.auth.handle(request, path)
         elif path == "/api/v1" or path.startswith("/api/v1/"):
             response = await self.api_v1.dispatch(request, path)
+        elif self.config.has("api-serves-spa") and method in ("GET", "HEAD") and path in ("/", "/index.html"):
+            response = HTMLResponse(_SPA_INDEX)  # one service hosting both the API and the SPA
         else:
             response = _http.error(request, 404, "not found")
         response.headers.update(extra_headers)
@@ -161,6 +166,9 @@ class ApiApp:
         covered = self.guard.covers(path, raw_path)
         if config.has("admin-guard-known-routes-only"):
             covered = self.admin.has_route(path)
+        if config.has("admin-guard-case-sensitive"):  # a case-sensitive guard before case-insensitive routing
+            covered = path.startswith(("/admin/", "/internal/")) or path in ("/admin", "/internal")
+            path = path.lower()
         if covered and not self.guard.authorized(request.headers):
             return _http.error(request, 401, "admin API key required")
         return await self.admin.handle(request, path)

@@ -125,8 +125,9 @@ class AuthService:
         """requireSession(): a Session, or the 401/503 response to send instead."""
         config = self._config
         if config.production_like and (
-            config.has("auth-bypass-in-production") or config.has("auth-bypass-in-staging")
-        ):
+            (config.has("auth-bypass-in-production") and config.stackfast_env == "production")
+            or (config.has("auth-bypass-in-staging") and config.stackfast_env == "staging")
+        ):  # each fault bypasses only in its own environment (the reference runs both stacks)
             return Session(session={"id": "bypass"}, user=DEV_USER)
         if not config.production_like and config.bypass_requested and not config.has("local-dev-no-bypass"):
             return Session(session={"id": "bypass"}, user=DEV_USER)

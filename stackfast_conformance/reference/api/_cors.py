@@ -1,7 +1,8 @@
 """CORS for exactly one allowed origin (CORS_ORIGIN), like Hono's cors().
 
 Faults widen or damage the policy: ``cors-wildcard``, ``cors-reflect-any-origin``,
-``cors-suffix-match``, ``cors-missing-ai-provider-header``, ``cors-no-credentials``.
+``cors-suffix-match``, ``cors-prefix-match``, ``cors-missing-ai-provider-header``, ``cors-no-credentials``;
+``cors-no-vary`` drops ``Vary: Origin`` (a finding, not a spec violation).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class CorsPolicy:
             return origin
         if config.has("cors-suffix-match") and origin.endswith("stackfast.app"):
             return origin
+        if config.has("cors-prefix-match") and origin.startswith(config.cors_origin):
+            return origin  # an unanchored match: https://stackfast.app.evil.example, https://stackfast.app:8443
         return None
 
     @staticmethod
@@ -56,7 +59,8 @@ class CorsPolicy:
             response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
             response.headers["Access-Control-Allow-Headers"] = self._allow_headers
             response.headers["Access-Control-Max-Age"] = MAX_AGE
-        response.headers["Vary"] = "Origin"
+        if not self._config.has("cors-no-vary"):
+            response.headers["Vary"] = "Origin"
         return response
 
     def decorate(self, request: Request, response: Response) -> None:
@@ -65,6 +69,8 @@ class CorsPolicy:
         if acao is not None:
             self._decorate(response.headers, acao)
             response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+        if self._config.has("cors-no-vary"):
+            return
         vary = response.headers.get("Vary")
         if not vary:
             response.headers["Vary"] = "Origin"

@@ -45,6 +45,9 @@ class AuthDatabase:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        # fault rollback-schema-mismatch: every build "migrates" the schema to its own build number,
+        # so after a rollback the older build no longer fits the schema (R12.3)
+        self._schema_ahead = config.has("rollback-schema-mismatch") and _schema_ahead_of(self._conn, config.build_id)
 
     @classmethod
     def open(cls, config: ApiConfig) -> AuthDatabase:
@@ -67,9 +70,23 @@ class AuthDatabase:
         delay = 0.05
         while True:
             if self._reachable():
+                if self._schema_ahead:
+                    raise sqlite3.OperationalError("no such column: users.avatar_url (schema migrated by a newer build)")
                 return operation(self._conn)
             elapsed = time.monotonic() - started
             if self._no_retry or elapsed >= budget:
                 raise DatabaseUnavailable(f"database unreachable after {elapsed:.1f}s")
             await asyncio.sleep(min(delay, budget - elapsed))
             delay = min(delay * 2, 1.0)
+
+
+def _schema_ahead_of(conn: sqlite3.Connection, build_id: str) -> bool:
+    """Record ``build_id``'s number as the schema version; True when a newer build already migrated it."""
+    digits = "".join(ch for ch in build_id.rsplit("-", 1)[-1] if ch.isdigit())
+    build = int(digits) if digits else 0
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), build INTEGER)")
+    row = conn.execute("SELECT build FROM schema_version WHERE id = 1").fetchone()
+    if row is None or int(row[0]) < build:
+        conn.execute("INSERT OR REPLACE INTO schema_version (id, build) VALUES (1, ?)", (build,))
+        return False
+    return int(row[0]) > build

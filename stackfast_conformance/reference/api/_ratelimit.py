@@ -115,6 +115,7 @@ def buckets_for(method: str, path: str, config: ApiConfig) -> list[tuple[str, in
     """(bucket name, limit) pairs a request draws on; empty outside /api/v1."""
     if path in GENERATION_PATHS and method == "POST":
         limit = config.generation_limit + (1 if config.has("generation-limit-off-by-one") else 0)
+        limit -= 1 if config.has("generation-limit-short-by-one") else 0
         name = "generation"
         if config.has("generation-buckets-split"):
             name = "generation-" + path.rsplit("/", 1)[1]

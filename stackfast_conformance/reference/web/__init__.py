@@ -8,7 +8,8 @@ a static host does not proxy. With WEB_PROXY_API set (local-dev's Vite proxy, or
 
 Environment: PORT, BUILD_ID, WEB_API_BASE, WEB_PROXY_API (a URL) or WEB_ROUTES_FILE +
 WEB_PROXY_HOST (look the API up in the edge's routes file per request), REF_FAULTS
-(``web-serves-api-health``: answer ``GET /health`` with ``OK`` like the API).
+(``web-serves-api-health``: answer ``GET /health`` with ``OK`` like the API; ``web-dev-server``:
+behave like Vite's dev server, serving ``/@vite/client`` and loading it from index.html).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class WebApp:
     def __init__(self, build_id: str, api_base: str, proxy_api: Callable[[], str | None] | None,
                  faults: frozenset[str]) -> None:
         self.html, self.bundle, self.js = render(build_id, api_base)
+        if "web-dev-server" in faults:
+            self.html = self.html.replace("<head>", '<head>\n  <script type="module" src="/@vite/client"></script>', 1)
         self.build_id = build_id
         self.proxy_api = proxy_api
         self.faults = faults
@@ -53,6 +56,8 @@ class WebApp:
         path = request.url.path
         if self.proxy_api and (path == "/api" or path.startswith("/api/")):
             return await self._proxy(request)
+        if path == "/@vite/client" and "web-dev-server" in self.faults:
+            return Response(b"// [vite] connecting... (dev server client)\n", media_type="text/javascript")
         if path == "/health" and "web-serves-api-health" in self.faults:
             return PlainTextResponse("OK")
         if request.method not in ("GET", "HEAD"):
