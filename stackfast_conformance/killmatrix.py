@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BAD = ("FAILED", "ERROR")
+# The matrix asks every property for a verdict, not for a minimal example: few cases, no shrinking.
+MATRIX_PROFILE = "hypothesis:\n  max_examples: 15\n  shrink: false\n"
 
 
 @dataclass
@@ -71,6 +73,9 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
         args += ["--criteria", ",".join(sorted(set(fault.breaks)))]
     else:
         env["STACKFAST_ALLOW_DISRUPTIVE"] = "false"
+    profile = base_dir / f"{fault.name}-profile.yaml"
+    profile.write_text(MATRIX_PROFILE)
+    args += ["--profile-file", str(profile)]
     code, record, output = run_harness(args, report_dir, env=env)
     verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
     blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}

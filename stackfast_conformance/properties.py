@@ -56,7 +56,7 @@ HYPOTHESIS_PROFILES: dict[str, dict[str, Any]] = {
 }
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
                HealthCheck.function_scoped_fixture, HealthCheck.large_base_example]
-_PROFILE_KEYS = {"max_examples", "seed", "deadline", "scale"}
+_PROFILE_KEYS = {"max_examples", "seed", "deadline", "scale", "shrink"}
 
 
 def register_profiles() -> None:
@@ -102,8 +102,13 @@ class PropertyRunner:
             directory.mkdir(parents=True, exist_ok=True)
             database = DirectoryBasedExampleDatabase(str(directory))
         deadline = self._overrides.get("deadline")
+        extra: dict[str, Any] = {}
+        if self._overrides.get("shrink") is False:  # e.g. the kill matrix: a verdict fast, no minimal example
+            from hypothesis import Phase
+
+            extra["phases"] = [p for p in Phase if p is not Phase.shrink and p is not Phase.explain]
         return hypothesis_settings(profile, max_examples=self.max_examples(scale), database=database,
-                                   deadline=deadline)
+                                   deadline=deadline, **extra)
 
     def given(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """``hypothesis.given`` that also counts the generated cases into the report."""
