@@ -129,7 +129,7 @@ def _property(operation, method, path, http, fresh_identity, findings, prop, dri
                                                   f"ACAO * on {method} {case.formatted_path}", curl))
         try:
             case.validate_response(r, checks=builtin)
-        except Exception as exc:  # schemathesis FailureGroup: advisory
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis FailureGroup: advisory
             title = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
             key = (f"{method} {path}", title)
             if key not in reported:

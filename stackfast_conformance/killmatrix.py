@@ -82,7 +82,7 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
     flagged = tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
     missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
     stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking
-                  and not (fault.errors_elsewhere and verdicts[cid] == "ERROR"))
+                  and not (fault.errors_elsewhere and verdicts[cid] == "ERROR") and not fault.collateral)
     return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(report_dir),
                        output if (missed or stray) else "", missed, stray)
 

@@ -54,6 +54,8 @@ class Fault:
     args: tuple[str, ...] = ()
     # advisory findings (title fragments) the fault must make the run record; such a fault may break nothing
     findings: tuple[str, ...] = ()
+    # the fault takes a whole service away (e.g. a misrouted host): other criteria may flip with it
+    collateral: bool = False
 
 
 def load_faults(directory: Path | None = None) -> dict[str, Fault]:
@@ -70,7 +72,7 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
             if not isinstance(e, dict):
                 raise ValueError(f"{where}: expected a mapping")
             unknown = set(e) - {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
-                               "window_seconds", "args", "findings"}
+                               "window_seconds", "args", "findings", "collateral"}
             if unknown:
                 raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             for key in ("name", "component", "description", "breaks"):
@@ -88,7 +90,8 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
                                       tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()),
                                       bool(e.get("errors_elsewhere", False)), e.get("window_seconds"),
                                       tuple(str(a) for a in e.get("args") or ()),
-                                      tuple(str(t) for t in e.get("findings") or ()))
+                                      tuple(str(t) for t in e.get("findings") or ()),
+                                      bool(e.get("collateral", False)))
     return faults
 
 

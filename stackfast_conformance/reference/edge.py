@@ -55,6 +55,15 @@ class Routes:
         return self._hosts.get(host)
 
 
+def _misrouted(host: str, faults: frozenset[str]) -> str:
+    """The host whose service answers: a misrouting fault points a public name at the other service."""
+    if "edge-web-host-to-api" in faults and host == "stackfast.app":
+        return "api.stackfast.app"
+    if "edge-api-host-to-web" in faults and host == "api.stackfast.app":
+        return "stackfast.app"
+    return host
+
+
 def _host_of(scope: Scope) -> str:
     for k, v in scope["headers"]:
         if k == b"host":
@@ -92,7 +101,7 @@ class EdgeProxy:
         if scope["type"] != "http":
             return
         host = _host_of(scope)
-        backend = self.routes.lookup(host)
+        backend = self.routes.lookup(_misrouted(host, self.faults))
         if not self.https and "edge-serves-http" not in self.faults:
             await self._redirect(scope, send, host, backend)
             return
