@@ -72,7 +72,12 @@ def load(path: Path) -> dict[str, Any]:
 def _check_operator(path: Path, line: int, value: Any) -> None:
     if not isinstance(value, dict):
         raise ConfigFileError(path, line, "'operator': expected a mapping of action name to {command, timeout}")
+    from stackfast_conformance.operator import ACTIONS
+
     for action, spec in value.items():
+        if action not in ACTIONS:
+            raise ConfigFileError(path, line, f"unknown operator action {action!r}{did_you_mean(action, ACTIONS)}; "
+                                              f"actions: {', '.join(ACTIONS)}")
         if isinstance(spec, str):
             continue
         if not isinstance(spec, dict) or "command" not in spec:

@@ -149,3 +149,12 @@ def test_a_check_outside_its_opt_in_is_skipped_with_the_way_to_opt_in(pytester, 
     result = pytester.runpytest("--sf-api=http://127.0.0.1:9", f"--sf-report-dir={tmp_path}/r", "-p", "no:cacheprovider", "-rs")
     result.stdout.fnmatch_lines(["*not opted in*--allow-quota*"])
     assert (tmp_path / "r" / "traceability.json").is_file()
+
+
+def test_a_typo_in_an_operator_action_is_a_file_line_error(tmp_path):
+    from stackfast_conformance._yamlcheck import ConfigFileError
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text("operator:\n  restart-apii: {command: 'true', timeout: 5}\n")
+    with pytest.raises(ConfigFileError, match=r"p.yaml:1: unknown operator action 'restart-apii' \(did you mean 'restart-api'\?\)"):
+        resolve_settings({"profile_file": str(profile)}, {})
