@@ -1,0 +1,373 @@
+"""R4 Upstash Redis rate limiter, over HTTP: buckets, keys, Retry-After, exempt routes.
+
+Every check spends rate-limit budget (safety class ``quota``) from fresh client identities
+(``x-forwarded-for``) obtained through the run's quota plan (``stackfast_conformance.quota``),
+so checks never share a bucket and can run in any order or in parallel. Bursts are sequential
+requests over one pooled connection; the only sleep is R4.7's bounded wait for a reset.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stackfast_conformance.checks import expect, fail
+from stackfast_conformance.failures import CouldNotDecide
+from stackfast_conformance.quota import (
+    BLUEPRINTS,
+    GENERATION_CALLS,
+    READ_CALLS,
+    edge_is_transparent,
+    note_burst,
+    parse_retry_after,
+    require_fresh,
+    require_within_window,
+    spend,
+    spend_until_limited,
+)
+
+pytestmark = pytest.mark.safety("quota")
+
+
+def _statuses(responses) -> str:
+    return ", ".join(str(r.status_code) for r in responses)
+
+
+# --- R4.2 generation bucket -------------------------------------------------------------------
+
+@pytest.mark.requirement("R4.2")
+def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_scaffolds(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """`limit` generation requests alternating over both routes are allowed; the next on either is 429."""
+    limit = target.generation_limit
+    with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
+        client = new_client()
+        burst = spend(http, GENERATION_CALLS, limit, client)
+        require_fresh(burst, "a fresh client's generation burst", findings)
+        over = [call.send(http, client) for call in GENERATION_CALLS]
+        burst.responses += over
+        burst.finished = time.monotonic()
+    note_burst(burst, target.window_seconds, f"{limit} + 2 generation requests", recorder)
+    early = burst.first_limited()
+    if early is not None and early <= limit:
+        fail("R4.2", expected=f"the first {limit} generation requests of one client (alternating "
+                              "blueprints/scaffolds) allowed (not 429)",
+             seen=f"429 at request {early} ({BLUEPRINTS if early % 2 else GENERATION_CALLS[1]})",
+             response=burst.responses[early - 1])
+    if any(r.status_code != 429 for r in over):
+        require_within_window(burst, target.window_seconds, f"{limit} + 2 generation requests")
+    for position, (call, r) in enumerate(zip(GENERATION_CALLS, over, strict=True), limit + 1):
+        expect(r.status_code == 429, "R4.2",
+               expected=f"request {position} of the client, on {call}, answered 429: blueprints and scaffolds "
+                        f"share one bucket of {limit}",
+               seen=f"status {r.status_code} after {limit // 2 + limit % 2} blueprints + {limit // 2} scaffolds "
+                    "were allowed", response=r)
+
+
+# --- R4.3 read bucket -------------------------------------------------------------------------
+
+@pytest.mark.requirement("R4.3")
+def test_read_bucket_is_shared_by_every_read_route(http, target, quota_plan, fresh_identity, findings, recorder):
+    """`read_limit` requests spread over all read routes are allowed; the next on any read route is 429."""
+    limit = target.read_limit
+    with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
+        client = new_client()
+        burst = spend(http, READ_CALLS, limit, client)
+        require_fresh(burst, "a fresh client's read burst", findings)
+        over = [call.send(http, client) for call in READ_CALLS]
+        burst.responses += over
+        burst.finished = time.monotonic()
+    note_burst(burst, target.window_seconds, f"{limit} + {len(over)} read requests", recorder)
+    early = burst.first_limited()
+    if early is not None and early <= limit:
+        fail("R4.3", expected=f"the first {limit} read requests of one client allowed (not 429)",
+             seen=f"429 at request {early} ({READ_CALLS[(early - 1) % len(READ_CALLS)]})",
+             response=burst.responses[early - 1])
+    if any(r.status_code != 429 for r in over):
+        require_within_window(burst, target.window_seconds, f"{limit} + {len(over)} read requests")
+    for call, r in zip(READ_CALLS, over, strict=True):
+        expect(r.status_code == 429, "R4.3",
+               expected=f"after {limit} reads spread over {len(READ_CALLS)} read routes, {call} answers 429 "
+                        "(one read bucket for every remaining /api/v1 route)",
+               seen=f"status {r.status_code}", response=r)
+
+
+@pytest.mark.requirement("R4.3")
+def test_generation_requests_do_not_draw_on_the_read_bucket(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """After a client spent its whole generation bucket it still has all `read_limit` reads."""
+    generation, limit = target.generation_limit, target.read_limit
+    with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
+        client = new_client()
+        spent = spend(http, GENERATION_CALLS, generation + 1, client)
+        require_fresh(spent, "a fresh client's generation burst", findings)
+        reads = spend(http, READ_CALLS, limit, client)
+        reads.started = spent.started
+    note_burst(reads, target.window_seconds, f"{generation + 1} generation then {limit} read requests", recorder)
+    early = reads.first_limited()
+    if early is None:  # all allowed proves something only if no reset could have refilled the read bucket
+        require_within_window(reads, target.window_seconds, f"{generation + 1} generation then {limit} reads")
+    expect(early is None, "R4.3",
+           expected=f"all {limit} reads allowed after {generation + 1} generation requests (the generation "
+                    "routes are not among 'the remaining routes', so they spend no read token)",
+           seen=f"read {early} of {limit} answered 429 (generation statuses: {spent.summary()})",
+           response=reads.responses[early - 1] if early else None)
+
+
+# --- R4.4 bucket key ---------------------------------------------------------------------------
+
+def _exhaust(http, target, findings, what, identity=None, headers=None):
+    """Spend one client's generation bucket until 429 (the first request must be allowed)."""
+    burst = spend_until_limited(http, (BLUEPRINTS,), target.generation_limit + 3, identity, headers)
+    require_fresh(burst, what, findings)
+    if burst.first_limited() is None:
+        require_within_window(burst, target.window_seconds, what)
+        raise CouldNotDecide(f"could not decide: {what}: no 429 after {burst.summary()} — the generation "
+                             "limiter did not limit (R4.2's checks say more)", burst.responses[-1].exchange.curl)
+    return burst
+
+
+def _still_in_window(burst, target, what):
+    """Before failing on an *allowed* answer after ``burst`` exhausted a bucket: it must be the same window."""
+    burst.finished = time.monotonic()
+    require_within_window(burst, target.window_seconds, what)
+
+
+def _not_keyed_as_specified(target, message, response):
+    """A key that ignores the client's headers: FAILED where the edge is known to pass them through."""
+    if edge_is_transparent(target.settings):
+        fail("R4.4", expected=message[0], seen=message[1], response=response)
+    pytest.skip(f"R4.4 not observable through this edge: {message[1]}; an edge that overwrites or adds "
+                "x-forwarded-for/cf-connecting-ip would look the same — verify the key in the API's code/config")
+
+
+@pytest.mark.requirement("R4.4")
+def test_distinct_client_ids_have_separate_buckets(http, target, fresh_identity, findings, recorder):
+    """Client A exhausts its generation bucket; a never-used client B is still allowed."""
+    a, b = fresh_identity(), fresh_identity()
+    first = spend_until_limited(http, (BLUEPRINTS,), target.generation_limit + 3, a)
+    if first.first_limited() is None:
+        require_within_window(first, target.window_seconds, "exhausting client A's generation bucket")
+        raise CouldNotDecide(f"could not decide: no 429 for client A after {first.summary()}")
+    r = BLUEPRINTS.send(http, b)
+    recorder.notes.append(f"client A: {first.summary()}; client B's first request: {r.status_code}")
+    isolated = r.status_code != 429 and first.first_limited() != 1
+    if not isolated:
+        culprit = r if r.status_code == 429 else first.responses[0]
+        seen = (f"client A ({a}) was throttled at its first request" if first.first_limited() == 1 else
+                f"after client A ({a}) was throttled, never-used client B ({b}) got {r.status_code}")
+        findings.add("client identities share one rate-limit bucket",
+                     f"{seen}: everyone is throttled together (a single client can lock out all others)",
+                     criteria=("R4.4",), exchange=culprit)
+        try:
+            _not_keyed_as_specified(
+                target, ("clients with different x-forwarded-for have separate buckets (key generation:{clientId})",
+                         seen), culprit)
+        finally:
+            # the shared bucket is exhausted: let it reset so later checks are not throttled by this one
+            time.sleep(target.window_seconds + 0.25)
+
+
+@pytest.mark.requirement("R4.4")
+def test_x_forwarded_for_takes_precedence_over_cf_connecting_ip(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """With both headers the bucket is the x-forwarded-for client's, in both directions."""
+    with quota_plan.clients(http, findings, fresh_identity, distinct=True) as new_client:
+        xff, cf = new_client(), new_client()
+        exhausted = _exhaust(http, target, findings, f"x-forwarded-for {xff}", identity=xff)
+        both = BLUEPRINTS.send(http, headers={"x-forwarded-for": xff, "cf-connecting-ip": cf})
+        if both.status_code != 429:
+            _still_in_window(exhausted, target, f"exhausting x-forwarded-for {xff} and the request after it")
+        expect(both.status_code == 429, "R4.4",
+               expected=f"x-forwarded-for {xff} (exhausted) + cf-connecting-ip {cf} (never used) keyed on "
+                        "x-forwarded-for: 429",
+               seen=f"status {both.status_code} (keyed on cf-connecting-ip?)", response=both)
+        cf_only, xff2 = new_client(), new_client()
+        _exhaust(http, target, findings, f"cf-connecting-ip {cf_only}", headers={"cf-connecting-ip": cf_only})
+        reverse = BLUEPRINTS.send(http, headers={"x-forwarded-for": xff2, "cf-connecting-ip": cf_only})
+        expect(reverse.status_code != 429, "R4.4",
+               expected=f"x-forwarded-for {xff2} (never used) + cf-connecting-ip {cf_only} (exhausted) keyed on "
+                        "x-forwarded-for: allowed",
+               seen=f"status {reverse.status_code} (keyed on cf-connecting-ip?)", response=reverse)
+
+
+@pytest.mark.requirement("R4.4")
+def test_cf_connecting_ip_keys_the_bucket_without_x_forwarded_for(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """cf-connecting-ip alone is the client id: its own bucket, the same key as that id in x-forwarded-for."""
+    with quota_plan.clients(http, findings, fresh_identity, distinct=True) as new_client:
+        cf, other = new_client(), new_client()
+        exhausted = _exhaust(http, target, findings, f"cf-connecting-ip {cf}", headers={"cf-connecting-ip": cf})
+        r = BLUEPRINTS.send(http, headers={"cf-connecting-ip": other})
+        if r.status_code == 429:
+            _not_keyed_as_specified(
+                target, (f"cf-connecting-ip alone keys the bucket: never-used {other} allowed after {cf} was "
+                         "throttled", f"cf-connecting-ip {other} got 429 too (not keyed on cf-connecting-ip)"), r)
+        same_key = BLUEPRINTS.send(http, identity=cf)
+        if same_key.status_code != 429:
+            _still_in_window(exhausted, target, f"exhausting cf-connecting-ip {cf} and the requests after it")
+        expect(same_key.status_code == 429, "R4.4",
+               expected=f"x-forwarded-for {cf} shares the bucket generation:{cf} with cf-connecting-ip {cf} "
+                        "(the key is {bucket}:{clientId}, whichever header gave the id): 429",
+               seen=f"status {same_key.status_code}", response=same_key)
+
+
+@pytest.mark.requirement("R4.4")
+def test_requests_without_client_headers_share_the_local_bucket(http, target, quota_plan, fresh_identity,
+                                                                findings, recorder):
+    """No x-forwarded-for and no cf-connecting-ip -> client id `local` (the same key as x-forwarded-for: local).
+
+    Done on the generation bucket only (other checks always send identities), and the check waits
+    for `local` to reset before it ends, so it cannot throttle anything that runs after it.
+    """
+    with quota_plan.clients(http, findings, fresh_identity, distinct=True):
+        burst = spend_until_limited(http, (BLUEPRINTS,), target.generation_limit + 3, identity="local")
+        if burst.first_limited() is None:
+            require_within_window(burst, target.window_seconds, "exhausting x-forwarded-for 'local'")
+            raise CouldNotDecide(f"could not decide: x-forwarded-for 'local' never throttled: {burst.summary()}")
+        bare = BLUEPRINTS.send(http)
+        try:
+            if bare.status_code != 429:
+                _still_in_window(burst, target, "exhausting x-forwarded-for 'local' and the bare request after it")
+                _not_keyed_as_specified(
+                    target, ("a request without x-forwarded-for/cf-connecting-ip keyed 'local': 429 once "
+                             "x-forwarded-for 'local' is throttled",
+                             f"status {bare.status_code} (not keyed on the literal 'local')"), bare)
+        finally:
+            deadline = time.monotonic() + target.window_seconds + 1
+            while time.monotonic() < deadline and BLUEPRINTS.send(http).status_code == 429:
+                time.sleep(0.2)
+            recorder.mark("cleanup", "waited for the 'local' generation bucket to reset")
+
+
+# --- R4.7 Retry-After ----------------------------------------------------------------------------
+
+def _limited_response(http, target, findings, new_client):
+    client = new_client()
+    burst = _exhaust(http, target, findings, "a fresh client's generation burst", identity=client)
+    return client, burst.responses[-1]
+
+
+def _expect_valid_retry_after(r, window_seconds: float) -> int:
+    value = r.headers.get("retry-after")
+    expect(value is not None, "R4.7", expected="a 429 carries Retry-After", seen="no Retry-After header", response=r)
+    seconds = parse_retry_after(value)
+    expect(seconds is not None, "R4.7", expected="Retry-After is an integer number of seconds",
+           seen=f"Retry-After: {value!r}", response=r)
+    top = max(1, int(-(-window_seconds // 1)))
+    expect(1 <= seconds <= top, "R4.7",
+           expected=f"Retry-After = seconds until the bucket resets: between 1 and the window ({top} s)",
+           seen=f"Retry-After: {value}", response=r)
+    return seconds
+
+
+@pytest.mark.requirement("R4.7")
+def test_429_retry_after_is_whole_seconds_within_the_window(http, target, quota_plan, fresh_identity, findings):
+    """Over the limit: 429 with Retry-After an integer number of seconds in [1, window]."""
+    with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
+        _, limited = _limited_response(http, target, findings, new_client)
+    _expect_valid_retry_after(limited, target.window_seconds)
+
+
+@pytest.mark.requirement("R4.7")
+def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """Retry-After shrinks as time passes, and a request is allowed once it has elapsed (wait <= window + 1 s)."""
+    window = target.window_seconds
+    if target.profile == "production" and window > 10:
+        pytest.skip(f"waits up to the {window:g} s window for a reset; skipped in the production profile "
+                    "(the Retry-After format is checked without waiting)")
+    tolerance = 0.35
+    with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
+        client, r = _limited_response(http, target, findings, new_client)
+        observations = []  # (sent, received, Retry-After seconds, response)
+        received = time.monotonic()
+        observations.append((received - r.exchange.elapsed_ms / 1000, received, _expect_valid_retry_after(r, window), r))
+        deadline = received + window + 1
+        interval = max(0.2, window / 50)
+        allowed = None
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            sent = time.monotonic()
+            r = BLUEPRINTS.send(http, client)
+            got = time.monotonic()
+            if r.status_code != 429:
+                allowed = (sent, got, r)
+                break
+            observations.append((sent, got, _expect_valid_retry_after(r, window), r))
+    trail = ", ".join(f"{o[2]}s@{o[0] - observations[0][0]:.2f}" for o in observations)
+    recorder.notes.append(f"Retry-After over time: {trail}; allowed "
+                          + (f"at +{allowed[0] - observations[0][0]:.2f} s" if allowed else "never"))
+    first_sent, first_received, first_ra, first_r = observations[0]
+    if allowed is None:
+        fail("R4.7", expected=f"a request allowed once Retry-After ({first_ra} s) elapsed (waited up to {window + 1:g} s)",
+             seen=f"still 429 after {time.monotonic() - first_received:.2f} s; Retry-After trail {trail}",
+             response=observations[-1][3])
+    for earlier, later in zip(observations, observations[1:], strict=False):
+        expect(later[2] <= earlier[2], "R4.7", expected="Retry-After never grows while the bucket stays exhausted",
+               seen=f"Retry-After {earlier[2]} then {later[2]} ({trail})", response=later[3])
+    if observations[-1][0] - first_sent >= 1.2:
+        expect(observations[-1][2] < first_ra, "R4.7", expected="Retry-After shrinks as time passes",
+               seen=f"Retry-After stayed {first_ra} for {observations[-1][0] - first_sent:.2f} s ({trail})",
+               response=observations[-1][3])
+    reset_by = min(o[1] + o[2] for o in observations)  # every Retry-After promises: reset no later than this
+    last_429_sent = observations[-1][0]
+    expect(last_429_sent <= reset_by + tolerance, "R4.7",
+           expected="once Retry-After has elapsed the request is allowed",
+           seen=f"429 at +{last_429_sent - first_sent:.2f} s although a Retry-After promised the reset by "
+                f"+{reset_by - first_sent:.2f} s ({trail})", response=observations[-1][3])
+    reset_not_before = max(o[0] + o[2] - 1 for o in observations)
+    expect(allowed[1] >= reset_not_before - tolerance, "R4.7",
+           expected="Retry-After = the whole seconds until the reset (not more)",
+           seen=f"allowed at +{allowed[0] - first_sent:.2f} s, before Retry-After said (reset not before "
+                f"+{reset_not_before - first_sent:.2f} s; {trail})", response=allowed[2])
+
+
+# --- R4.9 exempt routes --------------------------------------------------------------------------
+
+EXEMPT = ("/health", "/openapi.json")
+
+
+@pytest.mark.requirement("R4.9")
+def test_health_and_openapi_answer_200_for_a_client_whose_buckets_are_exhausted(
+        http, target, quota_plan, fresh_identity, findings, recorder):
+    """A client throttled on both buckets still gets 200 from /health and /openapi.json."""
+    with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
+        client = new_client()
+        for calls, limit, what in (((BLUEPRINTS,), target.generation_limit, "generation"),
+                                   (READ_CALLS, target.read_limit, "read")):
+            burst = spend_until_limited(http, calls, limit + 3, client)
+            require_fresh(burst, f"a fresh client's {what} burst", findings)
+            if burst.first_limited() is None:
+                require_within_window(burst, target.window_seconds, f"exhausting the {what} bucket")
+                raise CouldNotDecide(f"could not decide: the {what} bucket never throttled: {burst.summary()}")
+        answers = [http.get(path, identity=client) for path in EXEMPT]
+    for path, r in zip(EXEMPT, answers, strict=True):
+        expect(r.status_code == 200, "R4.9",
+               expected=f"GET {path} answers 200 for a client whose generation and read buckets are exhausted "
+                        "(outside rate-limit accounting)", seen=f"status {r.status_code}", response=r)
+
+
+@pytest.mark.requirement("R4.9")
+def test_hammering_health_and_openapi_spends_no_read_quota(http, target, quota_plan, fresh_identity, findings,
+                                                           recorder):
+    """read_limit + 5 requests to /health and /openapi.json, then the client still has all its reads."""
+    limit = target.read_limit
+    with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
+        client = new_client()
+        hammer = [http.get(EXEMPT[i % 2], identity=client) for i in range(limit + 5)]
+        reads = spend_until_limited(http, READ_CALLS, limit + 3, client)
+    recorder.notes.append(f"hammered /health and /openapi.json {len(hammer)} times: "
+                          f"{_statuses(hammer[-10:])} (last 10)")
+    note_burst(reads, target.window_seconds, "reads after the hammering", recorder)
+    refused = next((r for r in hammer if r.status_code != 200), None)
+    if refused is not None:
+        fail("R4.9", expected=f"{limit + 5} requests to /health and /openapi.json from one client all answered 200",
+             seen=f"status {refused.status_code} for {refused.request.url.path} (request "
+                  f"{hammer.index(refused) + 1})", response=refused)
+    early = reads.first_limited()
+    if early is not None and early <= limit:
+        fail("R4.9", expected=f"all {limit} reads allowed after {limit + 5} /health + /openapi.json requests "
+                              "(they spend no read token)",
+             seen=f"read {early} of {limit} answered 429", response=reads.responses[early - 1])
