@@ -339,6 +339,7 @@ def snapshot_pair() -> dict[str, dict[str, str]]:
         "UPSTASH_REDIS_REST_TOKEN": "AX" + secrets.token_urlsafe(40),
         "RAILWAY_GIT_COMMIT_SHA": sha,
         "RAILWAY_ENVIRONMENT_NAME": "production",
+        "NEON_BRANCH": "main",  # Neon metadata the operator adds to the snapshot (R2.1)
     }
     staging = {
         **common,
@@ -353,6 +354,7 @@ def snapshot_pair() -> dict[str, dict[str, str]]:
         "UPSTASH_REDIS_REST_TOKEN": "AX" + secrets.token_urlsafe(40),
         "RAILWAY_GIT_COMMIT_SHA": sha,
         "RAILWAY_ENVIRONMENT_NAME": "staging",
+        "NEON_BRANCH": "staging",
     }
     return {"production": production, "staging": staging}
 

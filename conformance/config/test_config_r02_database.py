@@ -33,3 +33,23 @@ def test_production_database_is_neon_and_not_shared_with_staging(production, sta
     expect(stg is None or prod != stg, "R2.8",
            expected="production's Neon endpoint/database different from staging's",
            seen=f"both use {describe_url(prod_url)}")
+
+
+NEON_BRANCH_VARIABLES = ("NEON_BRANCH", "NEON_BRANCH_NAME")
+
+
+@pytest.mark.requirement("R2.1")
+def test_production_database_is_the_neon_branch_named_main(production, recorder):
+    """With Neon metadata in the snapshot (NEON_BRANCH), production's branch is `main`.
+
+    `railway variables` does not know the branch; the operator adds it to the snapshot, e.g. from
+    `neonctl branches list`. Without it the check is SKIPPED and R2.1 stays a person's attestation.
+    """
+    name = next((v for v in NEON_BRANCH_VARIABLES if production.get(v)), None)
+    if name is None:
+        pytest.skip("no Neon metadata in the production snapshot: add NEON_BRANCH=<branch name> "
+                    "(from `neonctl branches list`) to check R2.1, or attest it in attestations.yaml")
+    branch = production.get(name)
+    recorder.notes.append(f"production Neon branch ({name}): {branch}")
+    expect(branch == "main", "R2.1", expected="the production branch is the Neon branch named main",
+           seen=f"{name}={branch}")
