@@ -81,6 +81,8 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
     blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}
     flagged = tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
     missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
+    titles = " | ".join(f.get("title", "") for f in record.get("findings", []))
+    missed += tuple(f"finding '{t}'" for t in getattr(fault, "findings", ()) if t not in titles)
     stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking
                   and not (fault.errors_elsewhere and verdicts[cid] == "ERROR") and not fault.collateral)
     return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(report_dir),

@@ -12,11 +12,10 @@ near two minutes; the every-check kill matrix is tests/test_kill_matrix.py.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackfast_conformance.killmatrix import BAD, run_harness
-from stackfast_conformance.reference import load_faults, start_reference
+from stackfast_conformance.killmatrix import run_harness
+from stackfast_conformance.reference import start_reference
 
 CRITERIA = ("R1.2", "R1.3", "R3.1", "R3.7", "R8.1", "R8.3", "R8.4", "R8.5", "R8.6",
             "R10.2", "R10.4", "R10.5", "R11.2", "R11.3", "R11.4")
@@ -52,35 +51,14 @@ def test_the_conforming_reference_passes_every_criterion_of_these_checks(tmp_pat
     assert {c["safety"] for c in _mine(record)} == {"read-only", "quota", "disruptive", "mutating"}
 
 
-def _run_fault(name: str, base: Path) -> tuple[str, dict, str, tuple[str, ...], tuple[str, ...]]:
-    """Like the kill matrix (a fault that needs no action runs without disruptive checks), over these
-    checks only: a broken criterion outside them (R3.8's browser) is the full kill matrix's to see."""
-    fault = load_faults()[name]
-    criteria = sorted(set(CRITERIA) | {"R10.3"})  # R10.3: the response-wide observer of these checks
-    env = {} if "disruptive" in fault.needs else {"STACKFAST_ALLOW_DISRUPTIVE": "false"}
-    _, record, output = run_harness(["--fault", name, "--window-seconds", "2", "--criteria", ",".join(criteria),
-                                     *ONLY_THESE_CHECKS], base / name, env=env)
-    assert record.get("criteria"), f"{name}: the run wrote no report\n{output[-3000:]}"
-    verdicts = _verdicts(record, criteria)
-    missed = tuple(c for c in fault.breaks if c in criteria and verdicts.get(c) != "FAILED")
-    stray = tuple(c for c, v in verdicts.items() if v in BAD and c not in fault.breaks)
-    titles = " | ".join(f["title"] for f in record.get("findings", []))
-    missing_findings = tuple(f for f in fault.findings if f not in titles)
-    return name, record, output, missed + missing_findings, stray
-
-
-def test_each_fault_is_caught_with_exactly_its_criteria(tmp_path):
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda name: _run_fault(name, tmp_path), FAULTS))
-    table = "\n".join(f"{name:34} missed {missed or '-'} stray {stray or '-'}"
-                      for name, _, _, missed, stray in results)
-    bad = [(name, output) for name, _, output, missed, stray in results if missed or stray]
-    assert not bad, table + "\n" + "\n".join(f"--- {n}\n{o[-2500:]}" for n, o in bad)
-    records = {name: record for name, record, *_ in results}
-    vary = [f for f in records["cors-no-vary"]["findings"] if "Vary: Origin" in f["title"]]
-    assert vary and vary[0]["severity"] == "advisory" and vary[0]["exchange"], records["cors-no-vary"]["findings"]
-    echoed = " ".join(f["title"] for f in records["cors-reflect-any-origin"]["findings"])
-    assert "Foreign origin echoed" in echoed
+def test_findings_only_faults_record_their_finding_and_flip_nothing(tmp_path):
+    """A fault that breaks no criterion must still show: cors-no-vary raises its advisory finding
+    (the kill matrix checks the title; this pins severity and evidence)."""
+    code, record, output = run_harness(["--fault", "cors-no-vary", "--window-seconds", "2", "--criteria",
+                                        "R10.2,R10.4", *ONLY_THESE_CHECKS], tmp_path)
+    assert code == 0, output[-3000:]
+    vary = [f for f in record["findings"] if "Vary: Origin" in f["title"]]
+    assert vary and vary[0]["severity"] == "advisory" and vary[0]["exchange"], record["findings"]
 
 
 def _assert_no_secret(text: str, key: str) -> None:

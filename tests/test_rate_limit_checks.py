@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stackfast_conformance.killmatrix import BAD, run_harness, run_matrix, table
-from stackfast_conformance.reference import load_faults, start_reference
+from stackfast_conformance.killmatrix import BAD, run_harness
+from stackfast_conformance.reference import start_reference
 
 LIMITER_CRITERIA = ("R4.2", "R4.3", "R4.4", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3")
 LIMITER_FAULTS = (
@@ -42,14 +42,6 @@ def test_the_conforming_reference_passes_every_limiter_criterion(tmp_path: Path)
     assert any("all within one window" in n for n in notes), notes
     titles = [f["title"] for f in record["findings"]]
     assert "client-controlled x-forwarded-for lets anyone evade the rate limits" in titles
-
-
-def test_each_limiter_fault_is_caught_with_exactly_its_criteria(tmp_path: Path) -> None:
-    registry = load_faults()
-    results = run_matrix([registry[name] for name in LIMITER_FAULTS], workers=2, criteria=LIMITER_CRITERIA,
-                         base_dir=tmp_path)
-    assert all(r.ok for r in results), table(results) + "".join(
-        f"\n--- {r.fault} ---\n{r.output[-2500:]}" for r in results if not r.ok)
 
 
 @pytest.fixture(scope="module")

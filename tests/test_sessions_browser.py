@@ -22,8 +22,6 @@ from stackfast_conformance.sessions import parse_set_cookie, session_from_env
 
 PRODUCTION_CRITERIA = ("R3.3", "R3.4", "R3.8")
 LOCAL_DEV_CRITERIA = ("R3.6", "R11.5")
-COOKIE_FAULTS = ("cookie-samesite-lax", "cookie-no-domain", "cookie-not-secure",
-                 "local-dev-no-bypass", "local-dev-samesite-none")
 # A Better Auth cookie value (token.signature, base64url) or any session_token= not followed by the mask.
 LEAKS = (re.compile(r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{40,}"), re.compile(r"session_token=(?!\*\*\*)[^\s;\"'&<]"))
 needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="apt-get install chromium")
@@ -93,8 +91,11 @@ def fault_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("name", COOKIE_FAULTS)
-def test_cookie_and_session_fault_is_caught_with_exactly_its_criteria(name: str, fault_run) -> None:
+# Every cookie/session fault is caught with exactly its criteria by tests/test_kill_matrix.py; here one
+# failing run (shared with the HTML-report test below) pins the session checks' verdicts and proves that
+# no cookie value reaches its report files.
+@pytest.mark.parametrize("name", ["cookie-no-domain"])
+def test_a_cookie_fault_run_flags_its_criteria_and_leaks_no_cookie_value(name: str, fault_run) -> None:
     fault = load_faults()[name]
     criteria = LOCAL_DEV_CRITERIA if fault.env == "local-dev" else PRODUCTION_CRITERIA
     result = fault_run(name)
