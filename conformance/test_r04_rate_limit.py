@@ -214,6 +214,7 @@ def test_cf_connecting_ip_keys_the_bucket_without_x_forwarded_for(
 
 
 @pytest.mark.requirement("R4.4")
+@pytest.mark.exclusive  # the `local` bucket is every header-less client's (the SPA in the browser check too)
 def test_requests_without_client_headers_share_the_local_bucket(http, target, quota_plan, fresh_identity,
                                                                 findings, recorder):
     """No x-forwarded-for and no cf-connecting-ip -> client id `local` (the same key as x-forwarded-for: local).

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "environment: " + ", ".join(SECRET_ENV.values()) + ".")
     add_argparse_options(run)
     run.add_argument("-n", "--workers", default=None,
-                     help="run checks in N parallel worker processes (pytest-xdist), or 'auto'")
+                     help="run checks in N parallel worker processes (pytest-xdist); disruptive checks then run "
+                          "afterwards, one at a time (default: 4 against the embedded reference, else 1)")
     run.add_argument("--alluredir", default=None, help="also write Allure results to this directory")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
 
@@ -117,12 +118,20 @@ def _run(args: argparse.Namespace) -> int:
                         # the project's own tests turn warnings into errors; a conformance run must not
                         "-W", "default", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-q", "-rfE", "--no-header"]
         pytest_args += to_pytest_args(given)
-        if args.workers:
-            pytest_args += ["-n", str(args.workers)]
         if args.alluredir:
             pytest_args += ["--alluredir", args.alluredir]
         pytest_args += list(args.pytest_args)
-        code = pytest.main(pytest_args)
+        workers = int(args.workers) if args.workers else (4 if reference is not None else 1)
+        if workers <= 1:
+            code = pytest.main(pytest_args)
+        elif not settings.allow_disruptive:
+            code = pytest.main(pytest_args + ["-n", str(workers)])
+        else:
+            # Window-bound waits overlap across workers; operator actions then run alone, afterwards.
+            code = pytest.main(pytest_args + ["-n", str(workers), "--sf-phase", "parallel"])
+            if int(code) != pytest.ExitCode.INTERRUPTED:
+                print("stackfast-conformance: operator-action checks, one at a time …", file=sys.stderr, flush=True)
+                code = pytest.main(pytest_args + ["--sf-phase", "serial"])
     finally:
         if reference is not None:
             reference.stop()

@@ -54,6 +54,9 @@ class _RunState:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackfast", "stackfast-conformance (see `stackfast-conformance run --help`)")
     add_pytest_options(group)
+    group.addoption("--sf-phase", dest="sf_phase", default=None, choices=("parallel", "serial"),
+                    help="Internal (the CLI's scheduling): 'parallel' runs every check except the disruptive ones "
+                         "and keeps their results; 'serial' runs only the disruptive ones and reports both.")
     group.addoption("--sf-verdict-exit", dest="sf_verdict_exit", action="store_true", default=False,
                     help="Exit with the harness's status (0 no blocking failure, 1 blocking failure/error or "
                          "nothing checked) instead of pytest's.")
@@ -62,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): criteria (e.g. 'R4.7') this check verifies")
     config.addinivalue_line("markers", "safety(cls): read-only (default) | quota | disruptive | mutating")
+    config.addinivalue_line("markers", "exclusive: the check shares state with every client; never run it "
+                                       "alongside other checks")
     from stackfast_conformance.settings import resolve_settings
 
     try:
@@ -86,6 +91,11 @@ def _criteria_of(item: pytest.Item) -> list[str]:
 def _safety_of(item: pytest.Item) -> str:
     mark = item.get_closest_marker("safety")
     return str(mark.args[0]) if mark and mark.args else "read-only"
+
+
+def _runs_alone(item: pytest.Item) -> bool:
+    """Operator actions, and checks that share state with every client (e.g. the `local` bucket)."""
+    return _safety_of(item) == "disruptive" or item.get_closest_marker("exclusive") is not None
 
 
 def _in_check_dir(item: pytest.Item) -> bool:
@@ -117,6 +127,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if problems:
         raise pytest.UsageError("invalid checks:\n  " + "\n  ".join(problems))
     state.active = True
+    phase = config.getoption("sf_phase")
+    if phase:
+        # operator actions (restarts, outages) must not run while other checks run: they get a serial phase
+        keep = [i for i in items if _runs_alone(i) == (phase == "serial")]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     wanted = set(state.settings.criteria)
     if wanted:
         unknown = sorted(wanted - set(catalog.criteria))
@@ -282,6 +300,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.client.close()
     if state.reference is not None and state.owns_reference:
         state.reference.stop()
+    _merge_phases(config, state)
     if not (state.active or state.results):
         return
     interrupted = state.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
@@ -294,6 +313,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 RECORD = pytest.StashKey[dict]()
+
+
+def _merge_phases(config: pytest.Config, state: _RunState) -> None:
+    """The CLI's two phases make one report: the parallel phase keeps its results for the serial one."""
+    phase = config.getoption("sf_phase")
+    phase_file = Path(state.settings.report_dir) / ".parallel-phase.json"
+    if phase == "parallel":
+        phase_file.parent.mkdir(parents=True, exist_ok=True)
+        phase_file.write_text(json.dumps({"started": state.started, "results": state.results}))
+    elif phase == "serial" and phase_file.is_file():
+        earlier = json.loads(phase_file.read_text())
+        state.results[:0] = earlier["results"]
+        state.started = min(state.started, earlier["started"])
+        phase_file.unlink()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
