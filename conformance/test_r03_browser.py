@@ -97,6 +97,11 @@ def test_browser_spa_credentialed_calls_carry_the_session_after_github_sign_in(t
            seen=f"{seen.stuck or 'the browser ended on ' + str(seen.landed_at)}"
            + (f"; failed in the browser: {failed}" if failed else ""))
     refused = _refused_session_cookie(seen)
+    if refused is None and _session_cookie_held(seen) is None:
+        # no session Set-Cookie reached the browser at all (e.g. the round trip never came back to the API):
+        # nothing about cross-origin credentials can be judged; R3.1/R3.3 say why
+        raise CouldNotDecide("the browser's round trip issued no session cookie to hold or refuse "
+                             f"(requests: {[u for _, u, _ in seen.requests][-4:]})")
     why = (f"; Chromium refused Set-Cookie `{refused[1].describe()}` ({', '.join(refused[0])})" if refused else "")
     sent = seen.get_session_cookies or []
     expect(any(is_session_cookie(name) for name in sent), "R3.8",

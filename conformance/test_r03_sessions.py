@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from stackfast_conformance.checks import expect, fail, not_applicable
+from stackfast_conformance.failures import CouldNotDecide
 from stackfast_conformance.sessions import advisory_cookie_problems, sign_in_through_oauth
 
 BLUEPRINT_BODY = {"idea": "conformance check: credentialed cross-origin request", "constraints": []}
@@ -31,10 +33,22 @@ def _sign_in(target, http, fresh_identity):
     return sign_in_through_oauth(http, target.expected_web_origin, identity=fresh_identity())
 
 
+def sign_in_api_url(sign_in) -> str | None:
+    """The API origin the round trip started at (its first request: POST /api/auth/sign-in/social)."""
+    first = sign_in.responses[0] if sign_in.responses else None
+    return f"{first.request.url.scheme}://{first.request.url.netloc.decode()}" if first is not None else None
+
+
 def _session_cookie(sign_in, criterion: str):
     cookie = sign_in.session_cookie
     if cookie is None:
         last = sign_in.responses[-1]
+        api_host = httpx.URL(sign_in_api_url(sign_in)).host if sign_in_api_url(sign_in) else None
+        if api_host and last.request.url.host != api_host:
+            # the round trip never came back to the API (a wrong redirect_uri is R3.1's business): no cookie
+            # was issued, so its attributes cannot be judged
+            raise CouldNotDecide(f"could not obtain a session: the OAuth round trip ended at {last.request.url.host}, "
+                                 f"not the API ({api_host}), so no session cookie was issued to inspect")
         fail(criterion, expected="the OAuth callback sets a session cookie (better-auth.session_token)",
              seen=f"no session Set-Cookie in the round trip (last answer {last.status_code})", response=last)
     return cookie
