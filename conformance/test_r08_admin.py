@@ -29,7 +29,9 @@ UNKNOWN_PATHS = ("/admin", "/admin/", "/internal", "/admin/tools/export", "/admi
 # Spellings of a known route that normalise to it (percent-encoding, doubled slashes): they either
 # reach nothing (404) or must be guarded (401); a handler's 400/405/2xx means the guard was skipped.
 ENCODED_VARIANTS = ("//admin/tools/import", "/%61dmin/tools/import", "/%2Fadmin/tools/import",
-                    "//internal/enrich-tool", "/%69nternal/enrich-tool")
+                    "//internal/enrich-tool", "/%69nternal/enrich-tool",
+                    # case variants: a router that matches case-insensitively must not outrun the guard
+                    "/Admin/tools/import", "/INTERNAL/enrich-tool")
 INVALID_BODIES = {
     "/admin/tools/import": ('{"tools": []}', '{"tools": [{"id": ""}]}', "{not json"),
     "/admin/compatibility/recompute": ('{"unexpected": true}', "{not json"),
@@ -210,7 +212,7 @@ def test_guard_covers_unknown_paths_under_both_prefixes(http):
 
 @pytest.mark.requirement("R8.6")
 def test_guard_covers_encoded_and_doubled_slash_spellings(http, target):
-    """/%61dmin/..., //admin/..., /%2Fadmin/...: guarded (401) or routed nowhere (404), never a handler."""
+    """/%61dmin/..., //admin/..., /%2Fadmin/..., /Admin/...: guarded (401) or routed nowhere (404), never a handler."""
     api = (target.api_url or "").rstrip("/")
     if not api:
         pytest.skip("no API URL configured (give --api)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 BAD = ("FAILED", "ERROR")
 # The matrix asks every property for a verdict, not for a minimal example: few cases, no shrinking.
-MATRIX_PROFILE = "hypothesis:\n  max_examples: 15\n  shrink: false\n"
+MATRIX_PROFILE = "hypothesis:\n  max_examples: 10\n  shrink: false\n"
 # Advisory probes that cannot flip a verdict (findings only) add nothing to the matrix but their waits.
 MATRIX_DESELECT = ("properties/test_prop_limiter_windows.py",)
 
