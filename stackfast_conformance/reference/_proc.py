@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,36 @@ import httpx
 _PR_SET_PDEATHSIG = 1
 
 
+# Ports come from below the kernel's ephemeral range (so an outgoing connection never holds one) and are
+# reserved machine-wide with an O_EXCL file, so references started side by side (the kill matrix, xdist
+# self-tests) never get the same port between "found free" and "child bound it".
+_PORT_RANGE = (20000, 32000)
+_RESERVATIONS = Path(os.environ.get("TMPDIR", "/tmp")) / "stackfast-conformance-ports"
+_RESERVATION_TTL_SECONDS = 3600
+_rng = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    _RESERVATIONS.mkdir(parents=True, exist_ok=True)
+    for _ in range(500):
+        port = _rng.randrange(*_PORT_RANGE)
+        marker = _RESERVATIONS / str(port)
+        try:
+            if time.time() - marker.stat().st_mtime > _RESERVATION_TTL_SECONDS:
+                marker.unlink(missing_ok=True)  # a reservation from a run long gone
+        except FileNotFoundError:
+            pass
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # someone else's listener: keep the marker so nobody here tries it again soon
+        return port
+    raise RuntimeError("no free port on 127.0.0.1 in 20000-32000 after 500 tries")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
