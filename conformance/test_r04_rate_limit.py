@@ -241,10 +241,9 @@ def test_requests_without_client_headers_share_the_local_bucket(http, target, qu
                              "x-forwarded-for 'local' is throttled",
                              f"status {bare.status_code} (not keyed on the literal 'local')"), bare)
         finally:
-            deadline = time.monotonic() + target.window_seconds + 1
-            while time.monotonic() < deadline and BLUEPRINTS.send(http).status_code == 429:
-                time.sleep(0.2)
-            recorder.mark("cleanup", "waited for the 'local' generation bucket to reset")
+            # No wait for the reset: this check runs last (exclusive checks close the run) and nothing after
+            # it sends header-less generation requests; a real edge sets x-forwarded-for, so no user is `local`.
+            recorder.notes.append("the 'local' generation bucket stays exhausted for up to one window after this check")
 
 
 # --- R4.7 Retry-After ----------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 """Benchmark a full run of the harness against the embedded reference.
 
 Reports, per rate-limit window: wall time of `stackfast-conformance run`, requests sent, checks
-executed, and the inherent minimum — the longest single wait the criteria force (R4.7 must see
-a bucket reset, so at least one window; R2.3's retry budget) — and the ratio wall / minimum.
+executed, and the inherent minimum — the waits the criteria force that cannot overlap: R4.7 must see
+a bucket reset (one window, which every other check overlaps) and R2.3 must see a database outage
+outlast the 30 s retry budget with nothing else running — and the ratio wall / minimum.
 
     .venv/bin/python scripts/benchmark.py                 # default 60 s window and a 5 s window
     .venv/bin/python scripts/benchmark.py --windows 60 2  # choose the windows
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DB_RETRY_SECONDS = 30  # the spec's retry budget (R2.3), which the reference keeps by default
 
 
 def run_once(window: int, extra: list[str]) -> dict:
@@ -29,13 +31,10 @@ def run_once(window: int, extra: list[str]) -> dict:
                            "--report-dir", str(report), *extra], capture_output=True, text=True, cwd=ROOT)
     wall = time.monotonic() - started
     record = json.loads((report / "traceability.json").read_text())
-    waits = [window]
-    for check in record["checks"]:
-        forced = (check.get("notes") or [])
-        for note in forced:
-            if isinstance(note, str) and note.startswith("forced wait "):
-                waits.append(float(note.split()[2]))
-    minimum = max(waits)
+    # What the criteria force: R4.7 must see a bucket reset (one window; every other check overlaps it),
+    # and R2.3 must see the database stay away longer than the 30 s retry budget, with nothing else
+    # running (the outage takes the database from every check): the two waits cannot overlap.
+    minimum = window + DB_RETRY_SECONDS
     return {"window_s": window, "exit": proc.returncode, "wall_s": round(wall, 1),
             "harness_s": record["run"]["duration_s"], "requests": record["run"]["requests_sent"],
             "checks": record["run"]["checks_executed"], "minimum_s": round(minimum, 1),

@@ -135,6 +135,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+    # exclusive checks close the run: what they leave behind (an exhausted shared bucket) hurts no later check
+    items.sort(key=lambda i: i.get_closest_marker("exclusive") is not None)
     wanted = set(state.settings.criteria)
     if wanted:
         unknown = sorted(wanted - set(catalog.criteria))

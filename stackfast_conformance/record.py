@@ -97,6 +97,8 @@ def build_record(
         attestation = attestations.get(cid)
         waiver = waivers.get(cid)
         verdict, reason = criterion_verdict(crit, by_criterion[cid], settings.environment, attestation, waiver)
+        if verdict in ("UNCOVERED", "SKIPPED") and settings.criteria and cid not in settings.criteria:
+            verdict, reason = "SKIPPED", f"not selected in this run (--criteria {','.join(settings.criteria)})"
         if verdict == "PASSED":
             passed = sum(1 for c in by_criterion[cid] if c["outcome"] == "passed")
             skipped = [c for c in by_criterion[cid] if c["outcome"] in ("skipped", "not_applicable")]
