@@ -27,7 +27,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from stackfast_conformance._yamlcheck import ConfigFileError, Date, ListOf, Mapping, Str, did_you_mean, load
+from stackfast_conformance._criterionfile import criterion_entries
+from stackfast_conformance._yamlcheck import ConfigFileError, Date, ListOf, Mapping, Str
 
 __all__ = ["load_attestations"]
 
@@ -49,21 +50,10 @@ _SCHEMA = Mapping(required={"attestations": ListOf(_ATTESTATION)}, name="attesta
 
 def load_attestations(path: Path | str, today: dt.date | None = None) -> dict[str, dict[str, Any]]:
     """``{criterion: {by, at, evidence, sha256?, expires, expired}}``; ``ConfigFileError`` on any mistake."""
-    from stackfast_conformance.catalog import load_catalog
-
     path = Path(path)
-    if not path.is_file():
-        raise ConfigFileError(path, None, "attestations file not found (--attestations)")
     today = today or dt.date.today()
-    catalog = load_catalog()
     result: dict[str, dict[str, Any]] = {}
-    for entry in load(path, _SCHEMA)["attestations"]:
-        cid = entry["criterion"]
-        if cid not in catalog.criteria:
-            raise ConfigFileError(path, entry.line_of("criterion"),
-                                  f"unknown criterion {cid!r}{did_you_mean(cid, catalog.criteria)}")
-        if cid in result:
-            raise ConfigFileError(path, entry.line_of("criterion"), f"criterion {cid} is attested twice")
+    for cid, entry in criterion_entries(path, _SCHEMA, "attestations", "--attestations", "attested"):
         if entry["at"] > today:
             raise ConfigFileError(path, entry.line_of("at"), f"attestation date {entry['at']} is in the future")
         if entry["expires"] < entry["at"]:

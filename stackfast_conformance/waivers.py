@@ -19,7 +19,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from stackfast_conformance._yamlcheck import ConfigFileError, Date, ListOf, Mapping, Str, did_you_mean, load
+from stackfast_conformance._criterionfile import criterion_entries
+from stackfast_conformance._yamlcheck import Date, ListOf, Mapping, Str
 
 __all__ = ["load_waivers", "mark_stale"]
 
@@ -38,21 +39,10 @@ _SCHEMA = Mapping(required={"waivers": ListOf(_WAIVER)}, name="waivers file")
 
 def load_waivers(path: Path | str, today: dt.date | None = None) -> dict[str, dict[str, Any]]:
     """``{criterion: {reason, owner, expires, expired}}``; ``ConfigFileError`` on any mistake."""
-    from stackfast_conformance.catalog import load_catalog
-
     path = Path(path)
-    if not path.is_file():
-        raise ConfigFileError(path, None, "waivers file not found (--waivers)")
     today = today or dt.date.today()
-    catalog = load_catalog()
     result: dict[str, dict[str, Any]] = {}
-    for entry in load(path, _SCHEMA)["waivers"]:
-        cid = entry["criterion"]
-        if cid not in catalog.criteria:
-            raise ConfigFileError(path, entry.line_of("criterion"),
-                                  f"unknown criterion {cid!r}{did_you_mean(cid, catalog.criteria)}")
-        if cid in result:
-            raise ConfigFileError(path, entry.line_of("criterion"), f"criterion {cid} is waived twice")
+    for cid, entry in criterion_entries(path, _SCHEMA, "waivers", "--waivers", "waived"):
         result[cid] = {"reason": entry["reason"], "owner": entry["owner"],
                        "expires": entry["expires"].isoformat(), "expired": entry["expires"] < today}
     return result
