@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stackfast_conformance._yamlcheck import ConfigFileError
 from stackfast_conformance.options import (
     SECRET_ENV,
     OptionError,
@@ -71,14 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "checks":
             return _checks(args)
         return _catalog()
-    except (OptionError, ValueError, OSError, RuntimeError) as exc:
+    except (OptionError, ConfigFileError, ValueError, OSError, RuntimeError) as exc:
         print(f"stackfast-conformance: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        if type(exc).__name__ == "ConfigFileError":
-            print(f"stackfast-conformance: error: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -198,16 +194,15 @@ def list_checks() -> list[dict[str, Any]]:
 
     import pytest
 
+    from stackfast_conformance.plugin import _criteria_of, _safety_of
+
     found: list[dict[str, Any]] = []
 
     class _Collector:
         @pytest.hookimpl(trylast=True)
         def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
             for item in items:
-                ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
-                safety = item.get_closest_marker("safety")
-                found.append({"id": item.nodeid, "criteria": ids,
-                              "safety": str(safety.args[0]) if safety else "read-only"})
+                found.append({"id": item.nodeid, "criteria": _criteria_of(item), "safety": _safety_of(item)})
 
     args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
     args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"), "-p", "no:cacheprovider",

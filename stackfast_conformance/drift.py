@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from stackfast_conformance._yamlcheck import ConfigFileError
 from stackfast_conformance.catalog import Catalog, fingerprint, load_catalog
 
 __all__ = ["SPEC_PATH", "compare", "default_baseline_path", "parse_requirements", "write_baseline"]
@@ -175,14 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorded {len(written)} source fingerprints in {args.write_baseline}")
             return 0
         drift = compare(Path(args.repo), baseline=Path(args.baseline) if args.baseline else None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ConfigFileError) as exc:
         print(f"stackfast-conformance drift: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        if type(exc).__name__ == "ConfigFileError":
-            print(f"stackfast-conformance drift: error: {exc}", file=sys.stderr)
-            return 2
-        raise
     print(json.dumps(drift, indent=2) if args.json else summary(drift))
     return 1 if drift["drifted"] else 0
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from stackfast_conformance._yamlcheck import ConfigFileError
 from stackfast_conformance.checks import NOT_APPLICABLE_PREFIX, require_opt_in
 from stackfast_conformance.failures import CheckFailure, CouldNotDecide
 from stackfast_conformance.options import OptionError, add_pytest_options, given_values
@@ -74,10 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from stackfast_conformance.run import load_run_inputs
 
         load_run_inputs(settings)  # bad attestations/waivers/snapshot files are usage errors, before any check
-    except (OptionError, Exception) as exc:  # a bad profile file is a usage error too
-        if isinstance(exc, (OptionError, ValueError, OSError)) or type(exc).__name__ == "ConfigFileError":
-            raise pytest.UsageError(str(exc)) from None
-        raise
+    except (OptionError, ConfigFileError, ValueError, OSError) as exc:  # a bad profile file is one too
+        raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = _RunState(config, settings)
 
 
