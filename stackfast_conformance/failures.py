@@ -39,12 +39,35 @@ class CheckFailure(AssertionError):
         super().__init__(format_failure(detail))
 
 
+# Why a check could not decide; recorded as the check's ``error_class`` and shown in every report.
+ERROR_CLASSES = ("target", "harness", "transient")
+
+
 class CouldNotDecide(Exception):
-    """The check could not reach or read the target (refused, TLS, timeout): an ERROR, never FAILED."""
+    """The check could not reach or read the target (refused, TLS, timeout): an ERROR, never FAILED.
+
+    ``error_class`` says whose problem it is: ``target`` (the target did not answer usably),
+    ``harness`` (the harness could not build or send the request: our defect, never the target's),
+    ``transient`` (gateway errors / resets the network produced: no evidence either way).
+    """
+
+    error_class = "target"
 
     def __init__(self, message: str, curl: str | None = None) -> None:
         self.curl = curl
         super().__init__(message + (f"\n  reproduce with: {curl}" if curl else ""))
+
+
+class HarnessError(CouldNotDecide):
+    """The harness could not build or send a request (e.g. a header value httpx refuses)."""
+
+    error_class = "harness"
+
+
+class TransientFault(CouldNotDecide):
+    """Only gateway errors or connection resets were seen where evidence was needed."""
+
+    error_class = "transient"
 
 
 def format_failure(detail: FailureDetail) -> str:

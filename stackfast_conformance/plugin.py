@@ -201,9 +201,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
                                  "expected": "the check's assertion to hold", "seen": str(exc)[:2000],
                                  "curl": _last_curl(item), "message": str(exc)[:4000]})
         elif isinstance(exc, CouldNotDecide):
-            mine.update(outcome="error", reason=str(exc).splitlines()[0])
+            mine.update(outcome="error", reason=str(exc).splitlines()[0], error_class=exc.error_class)
         elif not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            mine.update(outcome="error", reason=f"{call.when}: {type(exc).__name__}: {str(exc)[:300]}")
+            mine.update(outcome="error", reason=f"{call.when}: {type(exc).__name__}: {str(exc)[:300]}",
+                        error_class="harness")
     if call.when == "teardown":
         report.user_properties.append(("stackfast_check", _result(item, mine, report)))
 
@@ -233,6 +234,7 @@ def _result(item: pytest.Item, mine: dict[str, Any], report: pytest.TestReport) 
         "safety": _safety_of(item),
         "outcome": mine["outcome"],
         "reason": mine["reason"],
+        "error_class": mine.get("error_class"),
         "duration_s": round(time.monotonic() - rec.started, 3),
         "failure": mine["failure"],
         "exchanges": [x.id for x in rec.exchanges],
