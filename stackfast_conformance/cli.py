@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="run the embedded reference deployment in the foreground")
     ref.add_argument("--env", default="production", choices=("production", "local-dev"))
     ref.add_argument("--fault", action="append", default=[], help="start with this named fault (repeatable)")
-    ref.add_argument("--window-seconds", type=float, default=60.0, help="rate-limit window (default 60)")
+    ref.add_argument("--window-seconds", type=int, default=60, help="rate-limit window in whole seconds (default 60)")
     ref.add_argument("--list-faults", action="store_true", help="list the fault registry and exit")
 
     sub.add_parser("catalog", help="list the criteria of the catalog")
