@@ -36,7 +36,7 @@ def _base_env(reference, port: int, workdir: Path) -> dict[str, str]:
     env.update(
         PYTHONPATH=os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH", "")) if p),
         PYTHONUNBUFFERED="1",
-        REF_FAULTS=",".join(reference.state.get("faults") or ()),
+        REF_FAULTS=",".join([*(reference.state.get("faults") or ()), *(reference.state.get("variants") or ())]),
         HOST="127.0.0.1", PORT=str(port), STACKFAST_ENV="production", NODE_ENV="production",
         CORS_ORIGIN=production["web_url"], BETTER_AUTH_URL=production["api_url"],
         BETTER_AUTH_SECRET=secrets.token_urlsafe(32), ALLOW_AUTH_BYPASS="false",

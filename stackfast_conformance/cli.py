@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--fault", action="append", default=[], help="start with this named fault (repeatable)")
     ref.add_argument("--window-seconds", type=int, default=60, help="rate-limit window in whole seconds (default 60)")
     ref.add_argument("--list-faults", action="store_true", help="list the fault registry and exit")
+    ref.add_argument("--variant", action="append", default=[],
+                     help="start with this harmless variant on (repeatable; see --list-variants)")
+    ref.add_argument("--list-variants", action="store_true",
+                     help="list the harmless-variant registry (the false-alarm matrix) and exit")
 
     sub.add_parser("catalog", help="list the criteria of the catalog")
     sub.add_parser("drift", help="compare a checkout's spec with the catalog (drift --help)", add_help=False)
@@ -93,8 +97,9 @@ def _run(args: argparse.Namespace) -> int:
     reference = None
     if settings.embedded_reference:
         reference, settings = start_embedded_reference(settings)
-    elif settings.fault:
-        raise OptionError("--fault only applies to the embedded reference; leave out --api to start it")
+    elif settings.fault or settings.variant:
+        raise OptionError(("--fault" if settings.fault else "--variant")
+                          + " only applies to the embedded reference; leave out --api to start it")
     try:
         if reference is not None:
             print(f"stackfast-conformance: reference ready: API {settings.api_url}, web {settings.web_url}",
@@ -147,20 +152,26 @@ def _exit_code(code: int, report_dir: Path) -> int:
 
 
 def _reference(args: argparse.Namespace) -> int:
-    from stackfast_conformance.reference import load_faults, start_reference
+    from stackfast_conformance.reference import load_faults, load_variants, start_reference
 
     if args.list_faults:
         for fault in sorted(load_faults().values(), key=lambda f: f.name):
             print(f"{fault.name:38} breaks {', '.join(fault.breaks) or '-':30} {fault.description}")
         return 0
-    ref = start_reference(env=args.env, faults=tuple(args.fault), window_seconds=args.window_seconds)
+    if args.list_variants:
+        for variant in sorted(load_variants().values(), key=lambda v: v.name):
+            print(f"{variant.name:38} {variant.component:10} {variant.description}\n{'':38} seen: {variant.seen}")
+        return 0
+    ref = start_reference(env=args.env, faults=tuple(args.fault), window_seconds=args.window_seconds,
+                          variants=tuple(args.variant))
     def _stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
     try:
         print(f"Stackfast reference deployment ({args.env}) is up"
-              + (f" with faults: {', '.join(args.fault)}" if args.fault else "") + ".")
+              + (f" with faults: {', '.join(args.fault)}" if args.fault else "")
+              + (f" with variants: {', '.join(args.variant)}" if args.variant else "") + ".")
         print(f"  API: {ref.api_url}\n  web: {ref.web_url}")
         if getattr(ref, "staging_api_url", None):
             print(f"  staging API: {ref.staging_api_url}\n  staging web: {ref.staging_web_url}")

@@ -76,6 +76,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("fault", "--fault", None, "list", (),
            "Start the embedded reference with this named fault (repeatable; see `reference --list-faults`).",
            cli_only=False),
+    Option("variant", "--variant", "STACKFAST_VARIANT", "list", (),
+           "Start the embedded reference with this harmless variant on (repeatable; see "
+           "`reference --list-variants`)."),
     Option("reference_env", "--reference-env", "STACKFAST_REFERENCE_ENV", "str", "production",
            "Environment of the embedded reference: production | local-dev."),
     Option("env_snapshot", "--env-snapshot", "STACKFAST_ENV_SNAPSHOT", "list", (),

@@ -48,7 +48,8 @@ class _RunState:
         ref = self.reference
         if ref is None:
             return None
-        return {"faults": list(ref.state.get("faults") or ()), "window_seconds": ref.window_seconds,
+        return {"faults": list(ref.state.get("faults") or ()), "variants": list(ref.state.get("variants") or ()),
+                "window_seconds": ref.window_seconds,
                 "env": ref.env}
 
 

@@ -16,9 +16,10 @@ def start_embedded_reference(settings: Settings) -> tuple[Any, Settings]:
 
     print(f"stackfast-conformance: starting the embedded reference deployment "
           f"(env {settings.reference_env}, window {settings.window_seconds:g} s"
-          + (f", faults: {', '.join(settings.fault)}" if settings.fault else "") + ") …",
+          + (f", faults: {', '.join(settings.fault)}" if settings.fault else "")
+          + (f", variants: {', '.join(settings.variant)}" if settings.variant else "") + ") …",
           file=sys.stderr, flush=True)
-    ref = start_reference(env=settings.reference_env, faults=tuple(settings.fault),
+    ref = start_reference(env=settings.reference_env, faults=tuple(settings.fault), variants=tuple(settings.variant),
                           window_seconds=_whole(settings.window_seconds),
                           db_retry_seconds=settings.reference_db_retry_seconds)
     return ref, point_at_reference(settings, ref)

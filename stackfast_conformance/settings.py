@@ -65,6 +65,7 @@ class Settings:
     timeout: float = 10.0
     criteria: tuple[str, ...] = ()
     fault: tuple[str, ...] = ()
+    variant: tuple[str, ...] = ()
     reference_env: str = "production"
     env_snapshot: tuple[str, ...] = ()
     repo: str | None = None

@@ -17,15 +17,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Fault", "Reference", "ReferenceError", "load_faults", "start_reference", "validate_fault_names"]
+__all__ = ["Fault", "Reference", "ReferenceError", "Variant", "load_faults", "load_variants", "start_reference",
+           "validate_fault_names", "validate_variant_names"]
 
 _FAULTS_DIR = Path(__file__).with_name("faults")
+_VARIANTS_DIR = Path(__file__).with_name("variants")
 _COMPONENTS = {"api", "edge", "web", "oauth", "supervisor", "redis"}
+INPUT_COMPONENTS = frozenset({"checkout", "snapshot"})
+_VARIANT_COMPONENTS = _COMPONENTS | INPUT_COMPONENTS
 _NEEDS = {"quota", "disruptive", "mutating"}
 _ENVS = {"production", "staging", "local-dev"}
 START_TIMEOUT_SECONDS = 45.0
@@ -58,49 +62,124 @@ class Fault:
     collateral: bool = False
 
 
-def load_faults(directory: Path | None = None) -> dict[str, Fault]:
-    """Every fault of every ``reference/faults/*.yaml``; a malformed entry is a ValueError naming file:index."""
+@dataclass(frozen=True)
+class Variant:
+    """A harmless behaviour a conforming Stackfast may show: every check must still pass with it on.
+
+    Inside the reference a variant is switched on exactly like a fault (one ``REF_FAULTS`` switch set).
+    Components ``checkout`` and ``snapshot`` are not reference switches: they are inputs the false-alarm
+    matrix builds with ``stackfast_conformance.sample_checkout.variant_inputs``.
+    """
+
+    name: str
+    component: str
+    description: str
+    seen: str  # where the real stack behaves this way
+    env: str | None = None
+    needs: tuple[str, ...] = ()
+    window_seconds: int | None = None
+    args: tuple[str, ...] = ()  # extra harness arguments for the matrix run
+    criteria: tuple[str, ...] | None = None  # the matrix runs only these criteria's checks
+    alone: bool = False  # cannot share a reference run with other variants
+
+    @property
+    def is_switch(self) -> bool:
+        """Switched inside the reference (else an input: a checkout or an environment snapshot)."""
+        return self.component not in INPUT_COMPONENTS
+
+
+def _registry_entries(directory: Path, kind: str, allowed: set[str], required: tuple[str, ...],
+                      components: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, entry) for every entry of every ``*.yaml`` of a registry, its shared keys validated."""
     import yaml
 
-    faults: dict[str, Fault] = {}
-    for path in sorted((directory or _FAULTS_DIR).glob("*.yaml")):
+    for path in sorted(directory.glob("*.yaml")):
         entries = yaml.safe_load(path.read_text()) or []
         if not isinstance(entries, list):
-            raise ValueError(f"{path}: expected a YAML list of faults")
+            raise ValueError(f"{path}: expected a YAML list of {kind}s")
         for i, e in enumerate(entries):
             where = f"{path}: entry {i + 1}"
             if not isinstance(e, dict):
                 raise ValueError(f"{where}: expected a mapping")
-            unknown = set(e) - {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
-                               "window_seconds", "args", "findings", "collateral"}
+            if "name" in e:
+                where = f"{path}:{e['name']}"
+            unknown = set(e) - allowed
             if unknown:
-                raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
-            for key in ("name", "component", "description", "breaks"):
+                hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, sorted(allowed), n=1)[0]!r}?)"
+                         if difflib.get_close_matches(k, sorted(allowed), n=1) else repr(k) for k in sorted(unknown)]
+                raise ValueError(f"{where}: unknown keys {', '.join(hints)}")
+            for key in required:
                 if key not in e:
                     raise ValueError(f"{where}: missing {key!r}")
-            if e["component"] not in _COMPONENTS:
-                raise ValueError(f"{where}: component {e['component']!r} not one of {sorted(_COMPONENTS)}")
+            if e["component"] not in components:
+                raise ValueError(f"{where}: component {e['component']!r} not one of {sorted(components)}")
             if e.get("env") is not None and e["env"] not in _ENVS:
                 raise ValueError(f"{where}: env {e['env']!r} not one of {sorted(_ENVS)}")
             if not set(e.get("needs") or ()) <= _NEEDS:
                 raise ValueError(f"{where}: needs {e['needs']!r} must be among {sorted(_NEEDS)}")
-            if e["name"] in faults:
-                raise ValueError(f"{where}: fault {e['name']!r} is defined twice")
-            faults[e["name"]] = Fault(str(e["name"]), str(e["component"]), str(e["description"]).strip(),
-                                      tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()),
-                                      bool(e.get("errors_elsewhere", False)), e.get("window_seconds"),
-                                      tuple(str(a) for a in e.get("args") or ()),
-                                      tuple(str(t) for t in e.get("findings") or ()),
-                                      bool(e.get("collateral", False)))
+            yield where, e
+
+
+def load_faults(directory: Path | None = None) -> dict[str, Fault]:
+    """Every fault of every ``reference/faults/*.yaml``; a malformed entry is a ValueError naming file:entry."""
+    faults: dict[str, Fault] = {}
+    allowed = {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
+               "window_seconds", "args", "findings", "collateral"}
+    for where, e in _registry_entries(directory or _FAULTS_DIR, "fault", allowed,
+                                      ("name", "component", "description", "breaks"), _COMPONENTS):
+        if e["name"] in faults:
+            raise ValueError(f"{where}: fault {e['name']!r} is defined twice")
+        faults[e["name"]] = Fault(str(e["name"]), str(e["component"]), str(e["description"]).strip(),
+                                  tuple(str(b) for b in e["breaks"]), e.get("env"), tuple(e.get("needs") or ()),
+                                  bool(e.get("errors_elsewhere", False)), e.get("window_seconds"),
+                                  tuple(str(a) for a in e.get("args") or ()),
+                                  tuple(str(t) for t in e.get("findings") or ()),
+                                  bool(e.get("collateral", False)))
     return faults
 
 
-def validate_fault_names(names: Iterable[str], known: dict[str, Fault]) -> None:
+def load_variants(directory: Path | None = None, faults: dict[str, Fault] | None = None) -> dict[str, Variant]:
+    """Every harmless variant of every ``reference/variants/*.yaml`` (the false-alarm matrix's registry).
+
+    A malformed entry, an unknown key or a name that is also a fault's is a ValueError naming file:entry.
+    """
+    faults = load_faults() if faults is None else faults
+    variants: dict[str, Variant] = {}
+    allowed = {"name", "component", "description", "seen", "env", "needs", "window_seconds", "args",
+               "criteria", "alone"}
+    for where, e in _registry_entries(directory or _VARIANTS_DIR, "variant", allowed,
+                                      ("name", "component", "description", "seen"), _VARIANT_COMPONENTS):
+        name = str(e["name"])
+        if name in variants:
+            raise ValueError(f"{where}: variant {name!r} is defined twice")
+        if name in faults:
+            raise ValueError(f"{where}: variant {name!r} has the name of a fault; harmless variants and faults "
+                             "share one switch set, so the names must differ")
+        criteria = e.get("criteria")
+        if criteria is not None and (not isinstance(criteria, list) or not criteria):
+            raise ValueError(f"{where}: criteria must be a non-empty list of criterion ids")
+        variants[name] = Variant(name, str(e["component"]), str(e["description"]).strip(), str(e["seen"]).strip(),
+                                 e.get("env"), tuple(e.get("needs") or ()), e.get("window_seconds"),
+                                 tuple(str(a) for a in e.get("args") or ()),
+                                 tuple(str(c) for c in criteria) if criteria else None,
+                                 bool(e.get("alone", False)))
+    return variants
+
+
+def _validate_names(names: Iterable[str], known: dict[str, Any], kind: str, listing: str) -> None:
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"unknown reference fault {name!r}{hint}")
+            hint = f"; did you mean {', '.join(close)}?" if close else f" (see `{listing}`)"
+            raise ValueError(f"unknown reference {kind} {name!r}{hint}")
+
+
+def validate_fault_names(names: Iterable[str], known: dict[str, Fault]) -> None:
+    _validate_names(names, known, "fault", "stackfast-conformance reference --list-faults")
+
+
+def validate_variant_names(names: Iterable[str], known: dict[str, Variant]) -> None:
+    _validate_names(names, known, "variant", "stackfast-conformance reference --list-variants")
 
 
 class Reference:
@@ -277,12 +356,24 @@ class Reference:
 
 def start_reference(env: str = "production", faults: Iterable[str] = (), window_seconds: int = 60,
                     staging: bool = True, admin_key_unset: bool = False, db_retry_seconds: int = 30,
-                    state_dir: str | os.PathLike[str] | None = None) -> Reference:
-    """Start the supervisor and return once every process answers (a few seconds)."""
+                    state_dir: str | os.PathLike[str] | None = None, variants: Iterable[str] = ()) -> Reference:
+    """Start the supervisor and return once every process answers (a few seconds).
+
+    ``variants`` are harmless variants (``reference/variants/*.yaml``) switched on like faults;
+    checkout/snapshot variants are not reference switches and are refused here.
+    """
     if env not in ("production", "local-dev"):
         raise ValueError(f"env must be 'production' (with staging) or 'local-dev', not {env!r}")
-    faults = tuple(faults)
-    validate_fault_names(faults, load_faults())
+    faults, variants = tuple(faults), tuple(variants)
+    known_faults = load_faults()
+    validate_fault_names(faults, known_faults)
+    if variants:
+        known_variants = load_variants(faults=known_faults)
+        validate_variant_names(variants, known_variants)
+        inputs = [v for v in variants if not known_variants[v].is_switch]
+        if inputs:
+            raise ValueError(f"variant(s) {', '.join(inputs)} are inputs (a checkout or a snapshot), not reference "
+                             "switches: the false-alarm matrix builds them with sample_checkout.variant_inputs")
     tmp = None
     if state_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="stackfast-ref-")
@@ -294,6 +385,7 @@ def start_reference(env: str = "production", faults: Iterable[str] = (), window_
             "--env", env, "--window-seconds", str(window_seconds), "--db-retry-seconds", str(db_retry_seconds),
             "--watch-stdin"]
     argv += [a for f in faults for a in ("--fault", f)]
+    argv += [a for v in variants for a in ("--variant", v)]
     if not staging:
         argv.append("--no-staging")
     if admin_key_unset:

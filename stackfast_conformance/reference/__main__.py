@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--env", choices=("production", "local-dev"), default="production")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="inject a fault from reference/faults/*.yaml (repeatable)")
+    serve.add_argument("--variant", action="append", default=[], metavar="NAME",
+                       help="switch on a harmless variant from reference/variants/*.yaml (repeatable)")
     serve.add_argument("--window-seconds", type=int, default=60, help="rate-limit window (default 60)")
     serve.add_argument("--db-retry-seconds", type=int, default=30)
     serve.add_argument("--no-staging", action="store_true", help="production only, no staging stack")
@@ -28,10 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from . import _supervisor, load_faults, validate_fault_names
+    from . import _supervisor, load_faults, load_variants, validate_fault_names, validate_variant_names
 
     try:
-        validate_fault_names(args.fault, load_faults())
+        faults = load_faults()
+        validate_fault_names(args.fault, faults)
+        if args.variant:
+            validate_variant_names(args.variant, load_variants(faults=faults))
     except ValueError as exc:
         print(f"reference: {exc}", file=sys.stderr)
         return 2

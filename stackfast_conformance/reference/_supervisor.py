@@ -92,7 +92,10 @@ class Supervisor:
     def __init__(self, args: Any) -> None:
         self.dir = Path(args.state_dir).resolve()
         self.env = args.env
-        self.faults = frozenset(args.fault or ())
+        self.fault_names = frozenset(args.fault or ())
+        self.variant_names = frozenset(getattr(args, "variant", None) or ())
+        # one switch set: components test a harmless variant exactly like a fault (REF_FAULTS)
+        self.faults = self.fault_names | self.variant_names
         self.window_seconds = args.window_seconds
         self.db_retry_seconds = args.db_retry_seconds
         self.admin_key_unset = args.admin_key_unset
@@ -319,7 +322,8 @@ class Supervisor:
                 connect_to += [f"{h}:443:127.0.0.1:{self.edge_https_port}", f"{h}:80:127.0.0.1:{self.edge_http_port}"]
                 rules.append(f"MAP {h} 127.0.0.1:{self.edge_https_port}")
         return {
-            "version": 1, "pid": os.getpid(), "env": self.env, "faults": sorted(self.faults),
+            "version": 1, "pid": os.getpid(), "env": self.env, "faults": sorted(self.fault_names),
+            "variants": sorted(self.variant_names),
             "window_seconds": self.window_seconds, "db_retry_seconds": self.db_retry_seconds,
             "state_dir": str(self.dir), "control_url": f"http://127.0.0.1:{self.control_port}",
             "store": self.store, "redis": {"port": self.redis_port, "pid": self.redis.pid if self.redis else None},

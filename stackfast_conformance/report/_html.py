@@ -140,6 +140,7 @@ class _Page:
         reference = info.get("reference")
         if isinstance(reference, Mapping):
             meta.append(("Reference faults", _e(c.join(reference.get("faults") or []) or "none")))
+            meta.append(("Reference variants", _e(c.join(reference.get("variants") or []) or "none")))
         health = (self.run.get("deploy_evidence") or {}).get("health")
         if isinstance(health, Mapping):
             meta.append(

@@ -86,7 +86,9 @@ def render_markdown(run: dict) -> str:
     reference = info.get("reference")
     if isinstance(reference, Mapping):
         faults = c.join(reference.get("faults") or []) or "none"
-        out.append(f"**Target is the embedded reference deployment** (faults: {_esc(faults)})  ")
+        variants = c.join(reference.get("variants") or []) or "none"
+        out.append(f"**Target is the embedded reference deployment** (faults: {_esc(faults)}; "
+                   f"variants: {_esc(variants)})  ")
     health = (run.get("deploy_evidence") or {}).get("health")
     if isinstance(health, Mapping):
         out.append(
