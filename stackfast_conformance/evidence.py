@@ -19,8 +19,9 @@ from urllib.parse import urljoin
 
 import httpx
 
+from stackfast_conformance._sendable import unsendable_reason
 from stackfast_conformance.curl import to_curl
-from stackfast_conformance.failures import CouldNotDecide
+from stackfast_conformance.failures import CouldNotDecide, HarnessError
 
 BODY_EXCERPT = 2048
 MASK = "***"
@@ -219,17 +220,27 @@ class EvidenceClient:
         all_headers = dict(headers or {})
         if identity is not None:
             all_headers["x-forwarded-for"] = identity
-        request = self._client.build_request(
-            method, url, headers=all_headers, json=json, content=content, params=params,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        try:
+            request = self._client.build_request(
+                method, url, headers=all_headers, json=json, content=content, params=params,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except (httpx.InvalidURL, UnicodeEncodeError, ValueError) as exc:  # never sent: the harness's defect
+            raise HarnessError(self._masker.text(f"{method} {url}: {type(exc).__name__}: {exc}") or "") from None
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         t0 = time.perf_counter()
         body_text = _excerpt(request.content) if request.content else None
+        unsendable = unsendable_reason(request.headers.raw)
+        if unsendable:
+            exchange = self._record(request, started_at, t0, body_text, None, f"not sent: {unsendable}")
+            raise HarnessError(f"{method} {exchange.url}: {exchange.error}", exchange.curl)
         if self._counter:
             self._counter()
         try:
             response = self._client.send(request, follow_redirects=follow_redirects)
+        except httpx.LocalProtocolError as exc:  # httpx/h11 refused what the harness built: not the target's fault
+            exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
+            raise HarnessError(f"{method} {exchange.url}: {exchange.error}", exchange.curl) from None
         except httpx.TransportError as exc:
             exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
             raise CouldNotDecide(

@@ -59,9 +59,21 @@ class CouldNotDecide(Exception):
 
 
 class HarnessError(CouldNotDecide):
-    """The harness could not build or send a request (e.g. a header value httpx refuses)."""
+    """The harness could not build or send a request (e.g. a header value httpx refuses).
+
+    Worded as the harness's defect, never the target's: the message always opens with
+    ``HARNESS_PREFIX``. Still not a pass (the criterion is ERROR, the run exits 1).
+    """
 
     error_class = "harness"
+
+    def __init__(self, message: str, curl: str | None = None) -> None:
+        if not message.startswith(HARNESS_PREFIX):
+            message = HARNESS_PREFIX + message
+        super().__init__(message, curl)
+
+
+HARNESS_PREFIX = "the harness could not build or send this request: "
 
 
 class TransientFault(CouldNotDecide):

@@ -10,7 +10,7 @@ from typing import Any
 from stackfast_conformance import __version__
 from stackfast_conformance.catalog import Catalog
 from stackfast_conformance.settings import Settings
-from stackfast_conformance.verdicts import VERDICTS, blocks_release, criterion_verdict
+from stackfast_conformance.verdicts import VERDICTS, blocks_release, criterion_verdict, error_class_of
 
 SCHEMA_VERSION = 1
 INVARIANT_CHECKS = {
@@ -115,6 +115,8 @@ def build_record(
             "observation": list(crit.observation), "applies_to": list(crit.applies_to),
             "severity": crit.severity, "fingerprint": crit.fingerprint,
             "verdict": verdict, "reason": reason, "blocks_release": blocks,
+            # whose problem an ERROR is: target | harness (could not build/send a request) | transient
+            "error_class": error_class_of(by_criterion[cid]) if verdict == "ERROR" else None,
             "checks": [c["id"] for c in by_criterion[cid]],
             "attestation": dict(attestation) if attestation else None,
             "waiver": dict(waiver) if waiver else None,

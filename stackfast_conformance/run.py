@@ -111,16 +111,24 @@ def _point_latest(directory: Path) -> None:
 
 def summary_lines(record: dict[str, Any], directory: Path) -> list[str]:
     run = record["run"]
-    summary = ", ".join(f"{n} {v}" for v, n in run["summary"].items() if n)
+    from stackfast_conformance.verdicts import ERROR_LABELS, error_class_counts, verdict_label
+
+    classes = error_class_counts(record["criteria"])
+    by_class = ", ".join(f"{n} {ERROR_LABELS.get(c, c)}" for c, n in sorted(classes.items()))
+    summary = ", ".join(f"{n} {v}" + (f" ({by_class})" if v == "ERROR" and by_class else "")
+                        for v, n in run["summary"].items() if n)
     lines = ["", "stackfast-conformance: " + summary]
     for crit in record["criteria"]:
         if crit["blocks_release"]:
-            lines.append(f"  {crit['id']} {crit['verdict']}: {crit['reason']}")
+            lines.append(f"  {crit['id']} {verdict_label(crit)}: {crit['reason']}")
             for check_id in crit["checks"]:
                 check = next((c for c in record["checks"] if c["id"] == check_id), None)
                 if check and check.get("failure") and check["failure"].get("curl"):
                     lines.append(f"    reproduce with: {check['failure']['curl']}")
                     break
+    if classes.get("harness"):
+        lines.append("  HARNESS ERROR: the harness could not build or send some requests; that is a defect of "
+                     "stackfast-conformance, not of the target (still not a pass)")
     if run["nothing_checked"]:
         lines.append("  NOTHING CHECKED: no check executed, so this run is not a pass")
     if run["interrupted"]:

@@ -25,6 +25,34 @@ def _first_reasons(checks: Iterable[Mapping[str, Any]], limit: int = 3) -> str:
     return text + (f" (+{len(reasons) - limit} more)" if len(reasons) > limit else "")
 
 
+# How an ERROR's reason opens, by the checks' ``error_class`` (failures.ERROR_CLASSES): whose problem it is
+ERROR_PREFIXES = {"harness": "harness error", "transient": "transient", "target": "could not decide"}
+
+
+def error_class_of(checks: Iterable[Mapping[str, Any]]) -> str:
+    """The class of an ERROR verdict: ``target`` when any errored check blames the target, else
+    ``transient`` when the network did, else ``harness`` (only the harness failed)."""
+    classes = {check.get("error_class") or "target" for check in checks if check.get("outcome") == "error"}
+    for cls in ("target", "transient", "harness"):
+        if cls in classes:
+            return cls
+    return "target"
+
+
+def error_reason(checks: Iterable[Mapping[str, Any]]) -> str:
+    """``harness error: …``, ``transient: …`` or ``could not decide: …`` (one part per class seen)."""
+    errors = [c for c in checks if c.get("outcome") == "error"]
+    parts = []
+    for cls in ("harness", "transient", "target"):
+        group = [c for c in errors if (c.get("error_class") or "target") == cls]
+        if not group:
+            continue
+        prefix = ERROR_PREFIXES[cls]
+        text = _first_reasons(group)
+        parts.append(text if text.lower().startswith(prefix) else f"{prefix}: {text}")
+    return "; ".join(parts)
+
+
 def criterion_verdict(
     criterion: Any,
     checks: list[Mapping[str, Any]],
@@ -46,7 +74,7 @@ def criterion_verdict(
             reason += f" (waiver expired {waiver.get('expires')})"
         return "FAILED", reason
     if by["error"]:
-        return "ERROR", "could not decide: " + _first_reasons(by["error"])
+        return "ERROR", error_reason(by["error"])
     if by["passed"]:
         return "PASSED", None
     if by["not_applicable"] and not by["skipped"]:
@@ -68,6 +96,27 @@ def criterion_verdict(
     if "manual" in criterion.observation and not checks:
         return "MANUAL", f"no automated check; pending a person's attestation ({', '.join(criterion.observation)})"
     return "UNCOVERED", f"observable by {', '.join(criterion.observation)} but no check exists yet"
+
+
+ERROR_LABELS = {"harness": "harness error", "transient": "transient", "target": "target"}
+
+
+def verdict_label(criterion: Mapping[str, Any]) -> str:
+    """``ERROR (harness error)`` / ``ERROR (transient)`` / ``ERROR (target)``; other verdicts as they are.
+    One label for the terminal and every report, so a harness defect never reads as the target's."""
+    verdict = str(criterion.get("verdict"))
+    cls = criterion.get("error_class")
+    return f"{verdict} ({ERROR_LABELS.get(cls, cls)})" if verdict == "ERROR" and cls else verdict
+
+
+def error_class_counts(criteria: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many ERROR criteria each class has (only classes seen)."""
+    counts: dict[str, int] = {}
+    for crit in criteria:
+        if crit.get("verdict") == "ERROR":
+            cls = crit.get("error_class") or "target"
+            counts[cls] = counts.get(cls, 0) + 1
+    return counts
 
 
 def blocks_release(criterion: Any, verdict: str) -> bool:

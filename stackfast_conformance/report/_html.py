@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackfast_conformance.report import _common as c
+from stackfast_conformance.verdicts import ERROR_LABELS, verdict_label
 
 _BODY_LIMIT = 4096  # characters of a body excerpt shown (the record already caps them at 2 KiB)
 
@@ -45,8 +46,10 @@ def _duration(seconds: Any) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 
-def _badge(verdict: str) -> str:
-    return f'<span class="badge v-{_e(verdict)}" title="{_e(c.VERDICT_LABELS.get(verdict, ""))}">{_e(verdict)}</span>'
+def _badge(verdict: str, label: str | None = None) -> str:
+    """``label`` (e.g. ``ERROR (harness error)``, see verdicts.verdict_label) replaces the shown text only."""
+    return (f'<span class="badge v-{_e(verdict)}" title="{_e(c.VERDICT_LABELS.get(verdict, ""))}">'
+            f'{_e(label or verdict)}</span>')
 
 
 def _outcome(outcome: Any) -> str:
@@ -204,7 +207,7 @@ class _Page:
             cr = by_id.get(cid) or {}
             verdict = c.text(cr.get("verdict") or "FAILED")
             items.append(
-                f'<li><a href="#crit-{_e(cid)}" class="cid">{_e(cid)}</a> {_badge(verdict)} '
+                f'<li><a href="#crit-{_e(cid)}" class="cid">{_e(cid)}</a> {_badge(verdict, verdict_label(cr))} '
                 f'<span class="reason">{_e(cr.get("reason"))}</span>'
                 f'<span class="stmt">{_e(cr.get("statement"))}</span></li>'
             )
@@ -243,7 +246,8 @@ class _Page:
         summary = (
             f'<summary><span class="cid">{_e(cid)}</span>'
             f'<span class="stmt">{_e(cr.get("statement"))}</span>'
-            f'<span class="verdict">{_badge(verdict)}{"<span class=blocker>blocks release</span>" if blocking else ""}</span>'
+            f'<span class="verdict">{_badge(verdict, verdict_label(cr))}'
+            f'{"<span class=blocker>blocks release</span>" if blocking else ""}</span>'
             f'<span class="reason">{_e(cr.get("reason")) or "<span class=muted>—</span>"}</span>'
             f'<span class="nchecks">{n if n else "—"}</span></summary>'
         )
@@ -262,7 +266,7 @@ class _Page:
             + "</dl>"
         )
         if cr.get("reason"):
-            body.append(f'<p class="why"><b>{_e(verdict)}:</b> {_e(cr.get("reason"))}</p>')
+            body.append(f'<p class="why"><b>{_e(verdict_label(cr))}:</b> {_e(cr.get("reason"))}</p>')
         attestation = cr.get("attestation")
         if isinstance(attestation, Mapping):
             body.append(
@@ -318,7 +322,9 @@ class _Page:
             )
         if ch.get("reason"):
             body.append(
-                f'<p class="check-reason"><b>{_e(outcome.replace("_", " "))}:</b> {_e(ch.get("reason"))}</p>'
+                f'<p class="check-reason"><b>{_e(outcome.replace("_", " "))}'
+                f'{" (" + ERROR_LABELS.get(ch.get("error_class") or "target", "") + ")" if outcome == "error" else ""}'
+                f':</b> {_e(ch.get("reason"))}</p>'
             )
         extras = []
         if ch.get("cases") is not None:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackfast_conformance.report import _common as c
+from stackfast_conformance.verdicts import verdict_label
 
 SUITE_NAME = "stackfast-conformance"
 _SKIPPED_VERDICTS = {"SKIPPED", "NOT_APPLICABLE", "MANUAL", "UNCOVERED", "WAIVED"}
@@ -111,7 +112,8 @@ def _testcase(
         el.text = _evidence(cr, own_checks, exchanges, ("failed",))
         return case, "failures", seconds
     if verdict == "ERROR":
-        el = ET.SubElement(case, "error", {"message": c.shorten(reason, _MESSAGE_LIMIT), "type": "ERROR"})
+        # type says whose problem it is: ERROR (target), ERROR (harness error), ERROR (transient)
+        el = ET.SubElement(case, "error", {"message": c.shorten(reason, _MESSAGE_LIMIT), "type": verdict_label(cr)})
         el.text = _evidence(cr, own_checks, exchanges, ("error",))
         return case, "errors", seconds
     if verdict in _SKIPPED_VERDICTS:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackfast_conformance.report import _common as c
+from stackfast_conformance.verdicts import ERROR_LABELS, verdict_label
 
 _REASON_LIMIT = 240  # per matrix cell; the full text is in the HTML report and the JSON
 _BACKTICKS = re.compile("`+")
@@ -123,7 +124,8 @@ def render_markdown(run: dict) -> str:
             requirement = f"**{_cell(req_id)}** {_cell(title)}" if i == 0 else _cell(req_id)
             out.append(
                 f"| {requirement} | **{_cell(cr.get('id'))}** {_cell(cr.get('statement'), 160)} "
-                f"| {_badge(verdict, cr.get('id') in blocking_set)} | {_cell(cr.get('reason'), _REASON_LIMIT)} "
+                f"| {_badge(verdict_label(cr) if verdict == 'ERROR' else verdict, cr.get('id') in blocking_set)} "
+                f"| {_cell(cr.get('reason'), _REASON_LIMIT)} "
                 f"| {n_checks} |"
             )
     out.append("")
@@ -203,7 +205,8 @@ def _blocking_entry(
 ) -> list[str]:
     verdict = c.text(cr.get("verdict") or "FAILED")
     reason = c.one_line(cr.get("reason")) or c.VERDICT_LABELS.get(verdict, "")
-    out = [f"**{_esc(cr.get('id'))} {_esc(verdict)}** — {_esc(reason)}", ""]
+    shown = verdict_label(cr) if verdict == "ERROR" else verdict  # "ERROR (harness error)": whose problem
+    out = [f"**{_esc(cr.get('id'))} {_esc(shown)}** — {_esc(reason)}", ""]
     if cr.get("statement"):
         out += [f"> {_esc(c.one_line(cr.get('statement')))}", ""]
     for check in c.checks_of(cr, checks):
@@ -217,7 +220,8 @@ def _blocking_entry(
         if failure.get("seen") is not None:
             out.append(f"- seen: {_esc(c.one_line(failure.get('seen')))}")
         if check.get("outcome") == "error" and check.get("reason"):
-            out.append(f"- error: {_esc(c.one_line(check.get('reason')))}")
+            label = ERROR_LABELS.get(check.get("error_class") or "target", "error")
+            out.append(f"- error ({_esc(label)}): {_esc(c.one_line(check.get('reason')))}")
         if check.get("seed"):
             out.append(f"- replay with Hypothesis seed {_code(check.get('seed'))}")
         if out[-1] != "":
