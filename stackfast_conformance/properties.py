@@ -35,8 +35,9 @@ from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import FlakyFailure
 
-from stackfast_conformance.failures import CheckFailure
+from stackfast_conformance.failures import CheckFailure, CouldNotDecide
 
 __all__ = [
     "HYPOTHESIS_PROFILES", "PropertyRunner", "register_profiles", "operator_action", "run_operator_action",
@@ -129,6 +130,8 @@ class PropertyRunner:
         test = seed(self.seed)(hypothesis_settings(self.hypothesis_settings(scale))(prop))
         try:
             test()
+        except FlakyFailure as exc:  # one example, two answers: no verdict either way (issue 16 item 2)
+            raise inconsistent_answers(exc, self.seed, self.recorder) from None
         except CheckFailure as exc:
             replay = (f"Hypothesis seed {self.seed} (profile {self.profile}); replay with "
                       f"`stackfast-conformance run ... -- --hypothesis-seed={self.seed}` or the profile file's "
@@ -137,6 +140,34 @@ class PropertyRunner:
             raise
         finally:
             self.recorder.extra["cases"] = self.cases
+
+
+def _outcome(exc: BaseException) -> tuple[str, str | None]:
+    """(one line saying how the example ended, its curl) for one exception of a FlakyFailure."""
+    if isinstance(exc, CheckFailure):
+        d = exc.detail
+        return f"{d.criterion} FAILED: expected {d.expected}; seen {d.seen}", d.curl
+    curl = getattr(exc, "curl", None)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"[:400], curl
+
+
+def inconsistent_answers(exc: BaseExceptionGroup, seed_value: int, recorder: Any) -> CouldNotDecide:
+    """A Hypothesis ``FlakyFailure``: the target answered one generated example two ways.
+
+    Neither answer is a verdict, so the check is an ERROR "the target answered the same request
+    differently", with both outcomes (and the curl of the first) as evidence in the check's notes.
+    """
+    outcomes = [_outcome(e) for e in exc.exceptions]
+    first, curl = outcomes[0] if outcomes else ("failed", None)
+    if len(outcomes) > 1 and outcomes[-1][0] != first:
+        replay = f"on replay: {outcomes[-1][0]}"
+    else:
+        replay = "on replay the same example passed"
+    recorder.notes.append(f"inconsistent answers (Hypothesis seed {seed_value}): first run: {first}")
+    recorder.notes.append(f"inconsistent answers: {replay}")
+    return CouldNotDecide(f"the target answered the same request differently: first {first}; {replay} "
+                          f"(Hypothesis seed {seed_value}; both exchanges are in the evidence)", curl)
 
 
 # --- operator actions ---------------------------------------------------------------------------

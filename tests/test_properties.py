@@ -103,3 +103,36 @@ def test_production_profile_is_read_only_and_within_the_read_bucket(reference, t
     assert reads, "the production run sent no read request at all"
     assert max(reads.values()) <= 100, reads.most_common(3)
     assert sum(reads.values()) <= 100, f"{sum(reads.values())} read requests in one production run"
+
+
+def test_an_example_answered_two_ways_is_an_error_with_both_outcomes(tmp_path: Path) -> None:
+    """Issue 16 item 2: a Hypothesis FlakyFailure is ERROR "the target answered the same request
+    differently", with the first failure (and its curl) and the replay's outcome as evidence."""
+    from types import SimpleNamespace
+
+    from hypothesis import strategies as st
+
+    from stackfast_conformance.evidence import Recorder
+    from stackfast_conformance.failures import CheckFailure, CouldNotDecide, FailureDetail
+    from stackfast_conformance.properties import PropertyRunner
+
+    settings = SimpleNamespace(hypothesis={"max_examples": 5}, profile="reference", report_dir=str(tmp_path))
+    recorder = Recorder(check="t")
+    prop = PropertyRunner(settings, recorder, pytest_seed=1)
+    answers = iter([503] + [200] * 50)  # the "target": one 503, then 200 for the very same request
+
+    @prop.given(n=st.just(1))
+    def health_is_200(n):
+        status = next(answers)
+        if status != 200:
+            raise CheckFailure(FailureDetail("R5.1", "GET /health answers 200", "status 200", f"status {status}",
+                                             curl="curl -sS -i https://api.stackfast.app/health"))
+
+    with pytest.raises(CouldNotDecide) as caught:
+        prop.run(health_is_200)
+    message = str(caught.value)
+    assert caught.value.error_class == "target"
+    assert message.startswith("the target answered the same request differently")
+    assert "status 503" in message and "on replay the same example passed" in message
+    assert caught.value.curl == "curl -sS -i https://api.stackfast.app/health"
+    assert any("first run" in note for note in recorder.notes)
