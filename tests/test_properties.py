@@ -136,3 +136,24 @@ def test_an_example_answered_two_ways_is_an_error_with_both_outcomes(tmp_path: P
     assert "status 503" in message and "on replay the same example passed" in message
     assert caught.value.curl == "curl -sS -i https://api.stackfast.app/health"
     assert any("first run" in note for note in recorder.notes)
+
+
+def test_openapi_documents_like_upstream_pass_and_name_the_unusable_operation(tmp_path: Path) -> None:
+    """Issue 12 fact 4 and issue 16 item 3: a bearer security scheme (schemathesis draws
+    'Authorization: Bearer ', which no client can send) and Hono's catch-all /api/auth/{...path}
+    (an undefined path parameter) are no ERROR: unsendable cases are never generated, the unusable
+    operation is an advisory finding and skipped, every other operation is still driven."""
+    code, record, output = run_harness(["--window-seconds", "2", "--criteria", "R4.8,R10.3,R8.1",
+                                        "--variant", "openapi-bearer-session", "--variant", "openapi-catch-all-auth",
+                                        "properties/test_prop_openapi.py"], tmp_path)
+    verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
+    assert {cid: verdicts.get(cid) for cid in ("R4.8", "R10.3", "R8.1")} == dict.fromkeys(
+        ("R4.8", "R10.3", "R8.1"), "PASSED"), output[-3000:]
+    assert code == 0, output[-3000:]
+    titles = [f["title"] for f in record["findings"]]
+    assert any("GET /api/auth/{...path} cannot be used" in t for t in titles), titles
+    driven = next(c for c in record["checks"] if c["id"].endswith("[R4.8-no-retry-after-on-non-429]"))
+    notes = " ".join(driven.get("notes") or [])
+    assert "POST /api/v1/blueprints" in notes and "Path parameter '...path' is not defined" in notes
+    bearer = [x for x in record["exchanges"] if "authorization" in {k.lower() for k in x["request_headers"]}]
+    assert bearer, "the bearer scheme's generated Authorization values were sent"

@@ -265,6 +265,7 @@ def build_openapi(config: ApiConfig) -> dict[str, Any]:
         "/admin/compatibility/recompute": {"post": admin("Recompute compatibility", None)},
         "/internal/enrich-tool": {"post": admin("Enrich one tool", ENRICH_REQUEST)},
     }
+    _upstream_document_shapes(config, paths)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -278,7 +279,35 @@ def build_openapi(config: ApiConfig) -> dict[str, Any]:
     }
 
 
+def _upstream_document_shapes(config: ApiConfig, paths: dict[str, Any]) -> None:
+    """Harmless variants: the document as upstream's apps/api/src/openapi.ts writes it.
+
+    ``openapi-bearer-session``: generation operations declare an HTTP bearer scheme (``bearerAuth``).
+    ``openapi-catch-all-auth``: Hono's catch-all ``/api/auth/{...path}`` whose parameter is named
+    ``path`` (so ``...path`` is undefined); the auth routes behind it answer as before.
+    """
+    if config.has("openapi-bearer-session"):
+        for route in ("/api/v1/blueprints", "/api/v1/scaffolds"):
+            paths[route]["post"]["security"] = [{"bearerAuth": []}]
+    if config.has("openapi-catch-all-auth"):
+        paths["/api/auth/{...path}"] = {
+            "get": {
+                "summary": "Better Auth handler (login, callback, session, logout)",
+                "tags": ["auth"],
+                "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Auth response (varies by path)"}},
+            }
+        }
+
+
 def _security_schemes(config: ApiConfig) -> dict[str, Any]:
+    if config.has("openapi-bearer-session"):
+        return {**_own_security_schemes(config),
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Better Auth session token"}}
+    return _own_security_schemes(config)
+
+
+def _own_security_schemes(config: ApiConfig) -> dict[str, Any]:
     return {
         "adminApiKey": {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"},
         "adminBearer": {
