@@ -6,7 +6,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from stackfast_conformance.failures import CheckFailure, FailureDetail
+from stackfast_conformance.failures import CheckFailure, FailureDetail, TransientFault
 
 NOT_APPLICABLE_PREFIX = "NOT_APPLICABLE: "
 
@@ -28,8 +28,18 @@ def _statement(criterion: str) -> str:
 
 def fail(criterion: str, *, expected: str, seen: str, response: Any = None, hint: str | None = None,
          curl: str | None = None) -> NoReturn:
-    """End the check as FAILED for ``criterion`` with expected vs seen and a curl reproduction."""
+    """End the check as FAILED for ``criterion`` with expected vs seen and a curl reproduction.
+
+    A ``response`` that is an edge's error page (``response.transient``, see ``_transient.py``) is no
+    answer of the target's: the check ends ERROR ``TransientFault`` instead of judging it.
+    """
     exchange = getattr(response, "exchange", None)
+    transient = getattr(response, "transient", None)
+    if transient:
+        from stackfast_conformance._transient import reason
+
+        raise TransientFault(reason([transient], f"where {criterion} needed the target's answer (expected "
+                                                 f"{expected}); not judged"), getattr(exchange, "curl", None))
     raise CheckFailure(FailureDetail(
         criterion=criterion,
         statement=_statement(criterion),

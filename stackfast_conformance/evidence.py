@@ -3,6 +3,8 @@
 Each exchange (method, URL, status, headers, body excerpt, timing) is recorded with secrets
 masked, and every response passes the response-wide invariant observers (R4.8, R10.3) once.
 A transport error (refused, TLS, timeout) raises ``CouldNotDecide``: an ERROR, never a FAILED.
+Gateway noise (an edge's 502/503/504 page, a dropped connection) is retried for idempotent
+requests and never judged (``_transient.py``): ``TransientFault``, an ERROR of class "transient".
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from urllib.parse import urljoin
 
 import httpx
 
+from stackfast_conformance import _transient
 from stackfast_conformance._sendable import unsendable_reason
+from stackfast_conformance._transient import DEFAULT_POLICY, IDEMPOTENT_METHODS, RetryPolicy
 from stackfast_conformance.curl import to_curl
 from stackfast_conformance.failures import CouldNotDecide, HarnessError
 
@@ -29,6 +33,7 @@ _SECRET_HEADERS = {"authorization", "x-admin-api-key", "cookie", "set-cookie", "
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
 _REGISTERED_SECRETS: dict[str, str] = {}  # value -> label; consulted by every Masker
+_ANSWERED_HOSTS: set[str] = set()  # hosts that answered once: a refusal after that is a transient fault
 
 
 def register_secret(value: str, label: str = "") -> None:
@@ -58,6 +63,8 @@ class Exchange:
     response_body: str | None
     error: str | None
     curl: str
+    # set when this answer was an edge's error page or a dropped connection (see _transient.py)
+    transient: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,7 +209,72 @@ class EvidenceClient:
     def options(self, path: str, **kw: Any) -> httpx.Response:
         return self.request("OPTIONS", path, **kw)
 
-    def request(
+    # Operator-action checks judge availability itself: no retries, a gateway answer is their evidence.
+    raw_transients: bool = False
+    retry_policy: RetryPolicy = DEFAULT_POLICY
+
+    def request(self, method: str, path: str, *, retry: bool | None = None, **kw: Any) -> httpx.Response:
+        """Send one request; a transient fault (an edge's 502/503/504 page, a dropped connection) is not an answer.
+
+        Idempotent methods (and ``retry=True``) are retried with a short bounded back-off; every attempt
+        is an exchange of the check. When no answer of the target's own comes back, ``TransientFault``
+        (ERROR "transient: N gateway errors (...)"). A request that is not retried (a POST, or
+        ``retry=False`` as a quota burst sends) gets its gateway answer back with ``response.transient``
+        set: the check cannot judge it (``checks.fail`` refuses to). ``raw_transients``: no retries,
+        the answer as it came (the timeline of an availability check decides).
+        """
+        method = method.upper()
+        if self.raw_transients:
+            return self._request_once(method, path, **kw)
+        url = self.url(path, kw.get("base", "api"))
+        host = httpx.URL(url).host
+        may_retry = method in IDEMPOTENT_METHODS if retry is None else retry
+        policy, seen = self.retry_policy, []
+        for attempt in range(policy.attempts):
+            last = attempt == policy.attempts - 1
+            try:
+                response = self._request_once(method, path, **kw)
+            except HarnessError:
+                raise
+            except CouldNotDecide as exc:
+                cause = exc.__context__
+                what = _transient.transient_transport_error(cause, host in _ANSWERED_HOSTS) if cause else None
+                if what is None:
+                    raise
+                if self.recorder.exchanges:
+                    self.recorder.exchanges[-1].transient = what
+                seen.append(what)
+                if not may_retry or last or not self._may_retry_again():
+                    raise _transient.fault(
+                        seen, f"for {method} {url}: no answer of the target's own"
+                        + ("" if may_retry else " (not retried: the request is not idempotent)"), exc.curl) from None
+            else:
+                _ANSWERED_HOSTS.add(host)
+                what = _transient.gateway_error(response)
+                exchange = response.exchange  # type: ignore[attr-defined]
+                if what is None:
+                    if seen:
+                        self.recorder.notes.append(f"{method} {url}: answered {response.status_code} after "
+                                                   f"{_transient.reason(seen, 'retried')}")
+                    return response
+                exchange.transient = what
+                seen.append(what)
+                if may_retry and (last or not self._may_retry_again()):
+                    raise _transient.fault(
+                        seen, f"for {method} {url} after {len(seen)} attempts: the target's own answer was "
+                              "never seen", exchange.curl)
+                if not may_retry:
+                    response.transient = what  # type: ignore[attr-defined]
+                    _transient.note_unresolved(self.recorder, exchange.id, what)
+                    return response
+            wait = policy.wait(attempt)
+            self.recorder.mark("retry", f"{method} {url}: {what}; retried after {wait:.1f} s", ok=False)
+        raise AssertionError("unreachable: the retry loop returns or raises")  # pragma: no cover
+
+    def _may_retry_again(self) -> bool:
+        return _transient.count_retry(self.recorder) <= self.retry_policy.budget_per_check
+
+    def _request_once(
         self,
         method: str,
         path: str,
@@ -248,8 +320,9 @@ class EvidenceClient:
             ) from None
         exchange = self._record(request, started_at, t0, body_text, response, None)
         response.exchange = exchange  # type: ignore[attr-defined]
-        for observer in self._observers:
-            observer(response, exchange, self.recorder)
+        if _transient.gateway_error(response) is None:  # an edge's error page is not the target's answer
+            for observer in self._observers:
+                observer(response, exchange, self.recorder)
         return response
 
     def _record(

@@ -35,9 +35,10 @@ from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import FlakyFailure
+from hypothesis.errors import FlakyFailure, Unsatisfiable
 
-from stackfast_conformance.failures import CheckFailure, CouldNotDecide
+from stackfast_conformance import _transient
+from stackfast_conformance.failures import CheckFailure, CouldNotDecide, TransientFault
 
 __all__ = [
     "HYPOTHESIS_PROFILES", "PropertyRunner", "register_profiles", "operator_action", "run_operator_action",
@@ -58,6 +59,8 @@ HYPOTHESIS_PROFILES: dict[str, dict[str, Any]] = {
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
                HealthCheck.function_scoped_fixture, HealthCheck.large_base_example]
 _PROFILE_KEYS = {"max_examples", "seed", "deadline", "scale", "shrink"}
+# examples a gateway error may disturb before a property ends ERROR transient (or a fifth of its cases)
+DISCARD_BUDGET = 5
 
 
 def register_profiles() -> None:
@@ -84,6 +87,7 @@ class PropertyRunner:
         chosen = pytest_seed if pytest_seed is not None else overrides.get("seed")
         self.seed = int(chosen) if chosen is not None else random.SystemRandom().getrandbits(48)
         self.cases = 0
+        self.discarded: list[str] = []  # examples a gateway error disturbed (not counterexamples)
         self.recorder.extra["seed"] = self.seed
         self.recorder.extra["cases"] = 0
 
@@ -119,17 +123,48 @@ class PropertyRunner:
             def counted(*a: Any, **kw: Any) -> None:
                 self.cases += 1
                 self.recorder.extra["cases"] = self.cases
-                fn(*a, **kw)
+                before = len(_transient.unresolved(self.recorder))
+                try:
+                    fn(*a, **kw)
+                except (TransientFault, AssertionError) as exc:
+                    disturbed = isinstance(exc, TransientFault) or len(_transient.unresolved(self.recorder)) > before
+                    if not disturbed:
+                        raise
+                    self._discard(exc, before)
+                else:  # an unjudged gateway answer inside a passing example decided nothing
+                    _transient.mark_resolved(self.recorder, before)
 
             return given(*args, **kwargs)(counted)
 
         return decorate
+
+    def _discard(self, exc: BaseException, before: int) -> None:
+        """A gateway error inside an example is no counterexample: discard the example (bounded)."""
+        from hypothesis import reject
+
+        whats = [e["what"] for e in _transient.unresolved(self.recorder)[before:]]
+        _transient.mark_resolved(self.recorder, before)
+        self.discarded.extend(whats or [getattr(exc, "what", None) or str(exc).splitlines()[0][:120]])
+        reject()
+
+    def _judge_discards(self, every_example: bool = False) -> None:
+        """Too many disturbed examples leave too little evidence: ERROR transient, never a pass on noise."""
+        allowed = max(DISCARD_BUDGET, self.cases // 5)
+        if self.discarded and (every_example or len(self.discarded) > allowed):
+            raise TransientFault(_transient.reason(
+                self.discarded,
+                f"disturbed {len(self.discarded)} of {self.cases} generated examples (more than {allowed} may be "
+                "discarded): too little of the target's own answers to judge the property"))
 
     def run(self, prop: Callable[[], None], scale: float = 1.0) -> None:
         """Run the ``@prop.given`` function ``prop``; a failure names the seed that replays it."""
         test = seed(self.seed)(hypothesis_settings(self.hypothesis_settings(scale))(prop))
         try:
             test()
+            self._judge_discards()
+        except Unsatisfiable:
+            self._judge_discards(every_example=True)
+            raise
         except FlakyFailure as exc:  # one example, two answers: no verdict either way (issue 16 item 2)
             raise inconsistent_answers(exc, self.seed, self.recorder) from None
         except CheckFailure as exc:
@@ -140,6 +175,10 @@ class PropertyRunner:
             raise
         finally:
             self.recorder.extra["cases"] = self.cases
+            if self.discarded:
+                self.recorder.notes.append(
+                    f"{len(self.discarded)} generated examples discarded (a gateway error is no counterexample): "
+                    + "; ".join(self.discarded[:3]))
 
 
 def _outcome(exc: BaseException) -> tuple[str, str | None]:

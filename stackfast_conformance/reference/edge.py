@@ -10,6 +10,16 @@ Environment: EDGE_ROUTES_FILE, EDGE_HTTPS_PORT, EDGE_HTTP_PORT, EDGE_CERT (leaf 
 chain PEM), EDGE_KEY, REF_FAULTS. Topology faults handled here:
 ``edge-redirect-302``, ``edge-serves-http``, ``edge-redirect-drops-path``.
 
+Harmless variants of a real edge handled here (``reference/variants/network.yaml``):
+
+- ``flaky-edge``: a seeded share of https requests (REF_FLAKY_EDGE_RATE, default 0.03;
+  REF_FLAKY_EDGE_SEED, default 1) is disturbed like Railway's edge during deploys: most answer
+  ``502`` with an HTML "Application failed to respond" page without reaching the service; a share
+  (REF_FLAKY_EDGE_RESET_SHARE, default 0.25) reaches the service and then loses the connection
+  before the answer is complete (the request may have had its effect: a rate-limit token spent).
+- ``xff-blind``: the edge overwrites ``x-forwarded-for`` with the connecting address (as Railway's
+  edge does), so the API cannot tell the harness's clients apart: every client shares one bucket.
+
 Run: ``python -m stackfast_conformance.reference.edge``.
 """
 
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +38,26 @@ _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-enc
                b"upgrade", b"proxy-authenticate", b"proxy-authorization"}
 
 Scope = dict[str, Any]
+
+FLAKY = "flaky-edge"
+XFF_BLIND = "xff-blind"
+RAILWAY_502_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Application failed "
+                    b"to respond</title></head>\n<body><h1>Application failed to respond</h1><p>This error appears "
+                    b"to be caused by the application.</p><p>Request ID: ref-edge</p></body></html>\n")
+
+
+class _Flakiness:
+    """The seeded dice of ``flaky-edge``: None (pass through), "502" or "reset" per request."""
+
+    def __init__(self, faults: frozenset[str]) -> None:
+        self.rate = float(os.environ.get("REF_FLAKY_EDGE_RATE", "0.03")) if FLAKY in faults else 0.0
+        self.reset_share = float(os.environ.get("REF_FLAKY_EDGE_RESET_SHARE", "0.25"))
+        self._rng = random.Random(int(os.environ.get("REF_FLAKY_EDGE_SEED", "1")))
+
+    def draw(self) -> str | None:
+        if self.rate <= 0 or self._rng.random() >= self.rate:
+            return None
+        return "reset" if self._rng.random() < self.reset_share else "502"
 
 
 def _faults() -> frozenset[str]:
@@ -86,6 +117,7 @@ class EdgeProxy:
         self.https = https
         self.faults = faults
         self.client: httpx.AsyncClient | None = None
+        self.flaky = _Flakiness(faults if https else frozenset())
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:
@@ -109,7 +141,12 @@ class EdgeProxy:
             await _simple(send, 421 if self.https else 404, b"Misdirected Request: unknown host\n",
                           [(b"content-type", b"text/plain; charset=utf-8")])
             return
-        await self._proxy(scope, receive, send, backend)
+        disturbance = self.flaky.draw()
+        if disturbance == "502":
+            await _simple(send, 502, RAILWAY_502_PAGE, [(b"content-type", b"text/html; charset=utf-8"),
+                                                        (b"x-railway-fallback", b"true")])
+            return
+        await self._proxy(scope, receive, send, backend, reset=disturbance == "reset")
 
     async def _redirect(self, scope: Scope, send: Any, host: str, backend: str | None) -> None:
         if backend is None:
@@ -124,7 +161,7 @@ class EdgeProxy:
         status = 302 if "edge-redirect-302" in self.faults else 301
         await _simple(send, status, b"", [(b"location", location)])
 
-    async def _proxy(self, scope: Scope, receive: Any, send: Any, backend: str) -> None:
+    async def _proxy(self, scope: Scope, receive: Any, send: Any, backend: str, reset: bool = False) -> None:
         body = bytearray()
         while True:
             message = await receive()
@@ -134,6 +171,9 @@ class EdgeProxy:
             if not message.get("more_body"):
                 break
         headers = [(k, v) for k, v in scope["headers"] if k not in _HOP_BY_HOP]
+        if XFF_BLIND in self.faults:  # the edge's own view of the client: its connecting address
+            client = (scope.get("client") or ("127.0.0.1", 0))[0]
+            headers = [(k, v) for k, v in headers if k != b"x-forwarded-for"] + [(b"x-forwarded-for", client.encode())]
         if any(k == b"transfer-encoding" for k, _ in scope["headers"]):
             headers = [(k, v) for k, v in headers if k != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
@@ -155,6 +195,12 @@ class EdgeProxy:
             out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
             if self.https and not any(k == HSTS[0] for k, _ in out):
                 out.append(HSTS)
+            if reset:  # the service answered; the connection dies before the client has the answer
+                await response.aread()
+                out = [(k, v) for k, v in out if k != b"content-length"] + [(b"content-length", b"1048576")]
+                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                await send({"type": "http.response.body", "body": b"", "more_body": True})
+                return  # uvicorn closes a connection whose answer is incomplete
             await send({"type": "http.response.start", "status": response.status_code, "headers": out})
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
