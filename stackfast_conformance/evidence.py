@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 import httpx
 
 from stackfast_conformance import _transient
+from stackfast_conformance import redact as _redact
 from stackfast_conformance._sendable import unsendable_reason
 from stackfast_conformance._transient import DEFAULT_POLICY, IDEMPOTENT_METHODS, RetryPolicy
 from stackfast_conformance.curl import to_curl
@@ -37,10 +38,11 @@ _ANSWERED_HOSTS: set[str] = set()  # hosts that answered once: a refusal after t
 
 
 def register_secret(value: str, label: str = "") -> None:
-    """Make every ``Masker`` of this process mask ``value`` (e.g. a secret read from an env snapshot)."""
+    """Make every ``Masker`` (and every redaction, ``redact.py``) of this process mask ``value``."""
     if value and len(value) >= 6:
         with _ids_lock:
             _REGISTERED_SECRETS[value] = label
+        _redact.register_secret(value, label)
 
 
 def _next_id() -> str:
@@ -129,7 +131,7 @@ class Masker:
         for value, env_name in self._all().items():
             if value in text:
                 text = text.replace(value, f"${{{env_name}}}" if env_name else MASK)
-        return self._fragments(text)
+        return _redact.redact_text(self._fragments(text))  # and every secret shape (redact.py)
 
     def _fragments(self, text: str) -> str:
         # a prefix or suffix of a secret (as a property may send) is masked too
@@ -145,6 +147,9 @@ class Masker:
 
     def header(self, name: str, value: str) -> str:
         lowered = name.lower()
+        if lowered not in _SECRET_HEADERS and _redact.is_secret_name(lowered) and value and \
+                not value.startswith(_redact.MASK):
+            return _redact.mask_value(value)  # e.g. x-upstash-token: the whole value is the secret
         masked = self.text(value) or ""
         if lowered == "set-cookie":
             cookie, _, attributes = masked.partition(";")
@@ -301,7 +306,7 @@ class EvidenceClient:
             raise HarnessError(self._masker.text(f"{method} {url}: {type(exc).__name__}: {exc}") or "") from None
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         t0 = time.perf_counter()
-        body_text = _excerpt(request.content) if request.content else None
+        body_text = _masked_excerpt(self._masker, request.content) if request.content else None
         unsendable = unsendable_reason(request.headers.raw)
         if unsendable:
             exchange = self._record(request, started_at, t0, body_text, None, f"not sent: {unsendable}")
@@ -354,12 +359,20 @@ class EvidenceClient:
             request_body=masked_body,
             status=response.status_code if response is not None else None,
             response_headers=response_headers,
-            response_body=m.text(_excerpt(response.content)) if response is not None else None,
+            response_body=_masked_excerpt(m, response.content) if response is not None else None,
             error=m.text(error),
             curl=to_curl(request.method, url, request_headers, masked_body, self._connect_to, self._ca_bundle),
         )
         self.recorder.exchanges.append(exchange)
         return exchange
+
+
+def _masked_excerpt(masker: Masker, data: bytes) -> str:
+    """Mask the whole (bounded) body first, then cut: a cut must never leave half a secret unmasked."""
+    text = data[:BODY_EXCERPT * 32].decode("utf-8", errors="replace")
+    masked = masker.text(text) or ""
+    return masked[:BODY_EXCERPT] + (f"… [{len(data)} bytes]" if len(masked) > BODY_EXCERPT or
+                                    len(data) > BODY_EXCERPT * 32 else "")
 
 
 def _excerpt(data: bytes) -> str:

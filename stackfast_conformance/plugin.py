@@ -78,6 +78,9 @@ def pytest_configure(config: pytest.Config) -> None:
         load_run_inputs(settings)  # bad attestations/waivers/snapshot files are usage errors, before any check
     except (OptionError, ConfigFileError, ValueError, OSError) as exc:  # a bad profile file is one too
         raise pytest.UsageError(str(exc)) from None
+    from stackfast_conformance.redact import register_secrets
+
+    register_secrets(settings.secrets.values())  # the profile's secrets are masked in every text, by value
     config.stash[_STATE] = _RunState(config, settings)
 
 
@@ -169,6 +172,9 @@ def _progress_writer(config: pytest.Config) -> Any:
         return None
 
     def write(message: str) -> None:
+        from stackfast_conformance.redact import redact_text
+
+        message = redact_text(message) or ""
         if capture is not None:
             with capture.global_and_fixture_disabled():
                 reporter.write_line(f"  … {message}")
@@ -209,7 +215,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             mine.update(outcome="error", reason=f"{call.when}: {type(exc).__name__}: {str(exc)[:300]}",
                         error_class="harness")
     if call.when == "teardown":
-        report.user_properties.append(("stackfast_check", _result(item, mine, report)))
+        from stackfast_conformance.redact import redact_record
+
+        report.user_properties.append(("stackfast_check", redact_record(_result(item, mine, report))))
+    _redact_report(report)  # the terminal (tracebacks, Hypothesis notes, captured output) shows no secret
 
 
 def _withheld(item: pytest.Item, exc: BaseException, mine: dict[str, Any]) -> bool:
@@ -221,6 +230,20 @@ def _withheld(item: pytest.Item, exc: BaseException, mine: dict[str, Any]) -> bo
     item.stash[_RECORDER].notes.append("FAILED withheld (disturbed evidence): " + str(exc).splitlines()[0][:300])
     mine.update(outcome="error", reason=reason, error_class="transient")
     return True
+
+
+def _redact_report(report: pytest.TestReport) -> None:
+    from stackfast_conformance.redact import redact_text
+
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        report.longrepr = (longrepr[0], longrepr[1], redact_text(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        redacted = redact_text(text)
+        if redacted != text:
+            report.longrepr = redacted
+    report.sections = [(title, redact_text(content) or "") for title, content in report.sections]
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -298,7 +321,9 @@ def _append_jsonl(state: _RunState, value: dict[str, Any]) -> None:
         state.jsonl = directory / "results.jsonl"
         state.jsonl.write_text("")
     with state.jsonl.open("a") as fh:
-        fh.write(json.dumps({k: v for k, v in value.items() if k != "exchange_records"}) + "\n")
+        from stackfast_conformance.redact import redact_record
+
+        fh.write(json.dumps(redact_record({k: v for k, v in value.items() if k != "exchange_records"})) + "\n")
 
 
 def pytest_keyboard_interrupt(excinfo: Any) -> None:
@@ -378,6 +403,9 @@ def target(request: pytest.FixtureRequest) -> Any:
 
         state.reference, state.settings = start_embedded_reference(state.settings)
         state.owns_reference = True
+        from stackfast_conformance.redact import register_secrets
+
+        register_secrets(state.settings.secrets.values())
     elif state.reference is None and os.environ.get("STACKFAST_REFERENCE_STATE_DIR"):
         from stackfast_conformance.reference import Reference
 

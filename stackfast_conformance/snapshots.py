@@ -229,10 +229,12 @@ def load_snapshot(environment: str, path: Path | str) -> Snapshot:
 
 def _register(snapshot: Snapshot) -> None:
     from stackfast_conformance.evidence import register_secret
+    from stackfast_conformance.redact import is_secret_value
 
     for name, value in snapshot.variables.items():
-        if value and _looks_secret(name, value):
-            register_secret(value)
+        # by name, by shape, or random-looking (redact.py): never a public id, origin, number or flag
+        if value and (_looks_secret(name, value) or is_secret_value(name, value)):
+            register_secret(value, name)
             password = urlsplit(value).password if "://" in value else None
             if password:
                 register_secret(password)

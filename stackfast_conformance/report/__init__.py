@@ -43,6 +43,9 @@ def write_reports(run: dict, directory: Path) -> dict[str, Path]:
     ``RuntimeError`` (chained to the first cause) when a report could not be rendered or
     written, after writing all the others.
     """
+    from stackfast_conformance.redact import redact_record
+
+    run = redact_record(run)  # a final pass: no writer ever sees an unmasked secret (redact.py)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
