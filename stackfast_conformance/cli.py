@@ -38,10 +38,13 @@ def _parser() -> argparse.ArgumentParser:
                                      "and write the traceability report. Secrets come only from the "
                                      "environment: " + ", ".join(SECRET_ENV.values()) + ".")
     add_argparse_options(run)
-    run.add_argument("-n", "--workers", default=None,
+    run.add_argument("-n", "--workers", default=None, metavar="N",
                      help="run checks in N parallel worker processes (pytest-xdist); disruptive checks then run "
                           "afterwards, one at a time (default: 4 against the embedded reference, else 1)")
-    run.add_argument("--alluredir", default=None, help="also write Allure results to this directory")
+    run.add_argument("--alluredir", default=None, metavar="DIR", help="also write Allure results to this directory")
+    run.add_argument("-v", "--pytest-output", action="store_true",
+                     help="show pytest's own output (collection, per-check dots, its summary lines) instead of "
+                          "keeping it in pytest-output.log in the report directory")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
 
     ref = sub.add_parser("reference", help="run the embedded reference deployment in the foreground")
@@ -55,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="list the harmless-variant registry (the false-alarm matrix) and exit")
 
     sub.add_parser("catalog", help="list the criteria of the catalog")
+    sub.add_parser("diff", help="compare two runs' reports: newly failing, fixed, covered in one only (diff --help)",
+                   add_help=False)
+    sub.add_parser("summary", help="several runs' reports (e.g. one per preview environment) in one Markdown "
+                                   "summary (summary --help)", add_help=False)
     sub.add_parser("drift", help="compare a checkout's spec with the catalog (drift --help)", add_help=False)
     checks = sub.add_parser("checks", help="list every check with its criteria and safety class")
     checks.add_argument("--json", action="store_true", help="as JSON")
@@ -63,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:  # `stackfast-conformance diff A B` (diff.py)
+        from stackfast_conformance.diff import main as diff_main
+
+        return diff_main(argv[1:])
+    if argv[:1] == ["summary"]:  # `stackfast-conformance summary DIR...` (merge.py)
+        from stackfast_conformance.merge import main as merge_main
+
+        return merge_main(argv[1:])
     if argv[:1] == ["drift"]:  # `stackfast-conformance drift --repo PATH [--write-baseline FILE]` (drift.py)
         from stackfast_conformance.drift import main as drift_main
 
@@ -111,6 +126,10 @@ def _run(args: argparse.Namespace) -> int:
             given["profile"] = settings.profile
             given["report_dir"] = settings.report_dir
             given["window_seconds"] = settings.window_seconds
+            if not (settings.fault or settings.variant):  # the demo also audits the reference's own config and repo
+                from stackfast_conformance.reference_inputs import inputs_not_given
+
+                given.update(inputs_not_given(reference, settings))
         else:
             given.setdefault("report_dir", settings.report_dir)
         pytest_args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
@@ -124,19 +143,39 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += list(args.pytest_args)
         workers = int(args.workers) if args.workers else (4 if reference is not None else 1)
         if workers <= 1:
-            code = pytest.main(pytest_args)
+            code = _pytest(pytest_args, "checks", settings, args)
         elif not settings.allow_disruptive:
-            code = pytest.main(pytest_args + ["-n", str(workers)])
+            code = _pytest(pytest_args + ["-n", str(workers)], f"checks on {workers} workers", settings, args)
         else:
             # Window-bound waits overlap across workers; operator actions then run alone, afterwards.
-            code = pytest.main(pytest_args + ["-n", str(workers), "--sf-phase", "parallel"])
+            code = _pytest(pytest_args + ["-n", str(workers), "--sf-phase", "parallel"],
+                           f"phase 1/2: checks on {workers} workers", settings, args)
             if int(code) != pytest.ExitCode.INTERRUPTED:
-                print("stackfast-conformance: operator-action checks, one at a time …", file=sys.stderr, flush=True)
-                code = pytest.main(pytest_args + ["--sf-phase", "serial"])
+                code = _pytest(pytest_args + ["--sf-phase", "serial"],
+                               "phase 2/2: operator actions and exclusive checks, one at a time", settings, args)
     finally:
         if reference is not None:
             reference.stop()
-    return _exit_code(int(code), Path(settings.report_dir))
+    return _summarise(_exit_code(int(code), Path(settings.report_dir)), Path(settings.report_dir))
+
+
+def _pytest(pytest_args: list[str], phase: str, settings: Any, args: argparse.Namespace) -> int:
+    """One pytest phase with the progress line; pytest's own output only with -v/--pytest-output."""
+    from stackfast_conformance.console import run_pytest
+
+    return run_pytest(pytest_args, phase, Path(settings.report_dir), show_pytest_output=args.pytest_output)
+
+
+def _summarise(code: int, report_dir: Path) -> int:
+    """The run's one summary (and, in GitHub Actions, its job summary and annotations)."""
+    from stackfast_conformance.console import print_final_summary
+
+    record = print_final_summary(report_dir, code)
+    if record is not None:
+        from stackfast_conformance.github import publish
+
+        publish(record, report_dir)
+    return code
 
 
 def _exit_code(code: int, report_dir: Path) -> int:

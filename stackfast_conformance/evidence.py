@@ -100,15 +100,18 @@ class Recorder:
             {"t": round(time.monotonic() - self.started, 3), "kind": kind, "label": label, "ok": ok, **data}
         )
 
-    def progress(self, message: str) -> None:
-        """Tell the person watching what a long check is doing now (e.g. a wait for a bucket reset)."""
+    def progress(self, message: str, seconds: float | None = None) -> None:
+        """Tell the person watching what a long check is doing now; ``seconds``: a wait, shown with a countdown."""
+        from stackfast_conformance.console import announce
+
+        announce(self.check, message, seconds)  # the CLI's progress line (any process, xdist workers too)
         if self.reporter is not None:
             self.reporter(f"{self.check}: {message}")
 
     def forced_wait(self, seconds: float, why: str) -> None:
         """Record a wait the criterion itself forces (the benchmark's inherent minimum) and announce it."""
         self.notes.append(f"forced wait {seconds:.1f} s: {why}")
-        self.progress(f"waiting {seconds:.0f} s: {why}")
+        self.progress(f"waiting {seconds:.0f} s: {why}", seconds=seconds)
 
 
 class Masker:

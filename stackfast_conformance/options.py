@@ -84,6 +84,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("env_snapshot", "--env-snapshot", "STACKFAST_ENV_SNAPSHOT", "list", (),
            "ENV=FILE: a `railway variables --json` (or dotenv) snapshot of an environment (repeatable)."),
     Option("repo", "--repo", "STACKFAST_REPO", "path", None, "Path to a Stackfast checkout for repo/doc audits."),
+    Option("baseline", "--baseline", "STACKFAST_BASELINE", "path", None,
+           "A previous run's report directory (or traceability.json): the report then shows, per criterion, what "
+           "newly fails, what was fixed and what is covered in only one of the two runs (as `diff`)."),
     Option("attestations", "--attestations", "STACKFAST_ATTESTATIONS", "path", None,
            "attestations.yaml recording manual confirmations."),
     Option("waivers", "--waivers", "STACKFAST_WAIVERS", "path", None, "waivers.yaml listing known failures."),
@@ -156,15 +159,31 @@ def add_pytest_options(group: Any) -> None:
         _add(group.addoption, option, option.pytest_flag)
 
 
+# What --help shows as an option's value (argparse would show the internal dest, e.g. SF_API_URL).
+METAVARS = {
+    "api_url": "URL", "web_url": "URL", "staging_api_url": "URL", "staging_web_url": "URL",
+    "profile": "NAME", "profile_file": "FILE", "report_dir": "DIR", "connect_to": "HOST:PORT:ADDR:PORT",
+    "ca_bundle": "PEM", "window_seconds": "SECONDS", "generation_limit": "N", "read_limit": "N",
+    "timeout": "SECONDS", "criteria": "IDS", "fault": "NAME", "variant": "NAME", "reference_env": "ENV",
+    "env_snapshot": "ENV=FILE", "repo": "PATH", "baseline": "DIR", "attestations": "FILE", "waivers": "FILE",
+    "allow_production_actions": "ACTION", "reference_db_retry_seconds": "SECONDS",
+}
+
+
+def metavar(option: Option) -> str:
+    return METAVARS.get(option.name) or ("FILE" if option.kind == "path" else option.flag[2:].upper().replace("-", "_"))
+
+
 def _add(add: Any, option: Option, flag: str) -> None:
     env = f" [env {option.env}]" if option.env else ""
     if option.kind == "bool":
         add(flag, dest=option.dest, action="store_const", const=True, default=NOT_GIVEN,
             help=option.help + env)
     elif option.kind == "list":
-        add(flag, dest=option.dest, action=_AppendGiven, default=NOT_GIVEN, help=option.help + env)
+        add(flag, dest=option.dest, action=_AppendGiven, default=NOT_GIVEN, metavar=metavar(option),
+            help=option.help + env)
     else:
-        add(flag, dest=option.dest, default=NOT_GIVEN, help=option.help + env)
+        add(flag, dest=option.dest, default=NOT_GIVEN, metavar=metavar(option), help=option.help + env)
 
 
 class _AppendGiven(argparse.Action):

@@ -375,6 +375,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(_STATE, None)
     if state is None or state.record is None:
         return
+    from stackfast_conformance.console import console_active
+
+    if console_active(config):  # the CLI prints the one summary of the whole run, after its last phase
+        return
     from stackfast_conformance.run import summary_lines
 
     for line in summary_lines(state.record, Path(state.settings.report_dir)):

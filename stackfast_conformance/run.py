@@ -97,9 +97,28 @@ def finish_run(settings: Settings, results: list[dict[str, Any]], started: float
 
     record = redact_record(record)  # the terminal summary, every report and Allure see only masked text
     directory = Path(settings.report_dir)
+    _add_context(settings, record, directory)
     write_reports(record, directory)
     _point_latest(directory)
     return record
+
+
+def _add_context(settings: Settings, record: dict[str, Any], directory: Path) -> None:
+    """Label the embedded reference's own inputs; compare with ``--baseline`` (comparison.md/.html)."""
+    from stackfast_conformance.reference_inputs import label_for
+
+    label = label_for(settings)
+    if label:
+        record["run"]["reference_inputs"] = label
+    baseline = getattr(settings, "baseline", None)
+    if baseline:
+        from stackfast_conformance.diff import compare, load_report, write_comparison
+
+        try:
+            record["comparison"] = compare(load_report(baseline), record)
+            write_comparison(record["comparison"], directory)
+        except (OSError, ValueError) as exc:
+            record["comparison"] = {"error": f"--baseline {baseline}: {exc}"}
 
 
 def _point_latest(directory: Path) -> None:
@@ -112,7 +131,8 @@ def _point_latest(directory: Path) -> None:
         pass
 
 
-def summary_lines(record: dict[str, Any], directory: Path) -> list[str]:
+def summary_lines(record: dict[str, Any], directory: Path, exit_code: int | None = None) -> list[str]:
+    """The one end-of-run summary: verdict counts, blocking criteria with their reasons, report, exit status."""
     run = record["run"]
     from stackfast_conformance.verdicts import ERROR_LABELS, error_class_counts, verdict_label
 
@@ -136,6 +156,21 @@ def summary_lines(record: dict[str, Any], directory: Path) -> list[str]:
         lines.append("  NOTHING CHECKED: no check executed, so this run is not a pass")
     if run["interrupted"]:
         lines.append("  INTERRUPTED: the report covers what finished")
+    comparison = record.get("comparison")
+    if isinstance(comparison, dict):  # run --baseline DIR (diff.py)
+        from stackfast_conformance.diff import summary_line
+
+        lines.append("  " + summary_line(comparison))
     verdict = "RELEASE BLOCKED" if run["exit_status"] else "no blocking failure"
     lines.append(f"stackfast-conformance: {verdict}; report: {directory / 'traceability.html'}")
+    code = run["exit_status"] if exit_code is None else exit_code
+    lines.append("stackfast-conformance: " + EXIT_MEANINGS.get(code, f"exit {code}"))
     return lines
+
+
+EXIT_MEANINGS = {
+    0: "exit 0: no blocking criterion FAILED or ERROR",
+    1: "exit 1: release blocked: a blocking criterion FAILED or ERROR, or nothing was checked",
+    2: "exit 2: usage or configuration error",
+    130: "exit 130: interrupted; the report covers what finished",
+}

@@ -69,6 +69,7 @@ class Settings:
     reference_env: str = "production"
     env_snapshot: tuple[str, ...] = ()
     repo: str | None = None
+    baseline: str | None = None
     attestations: str | None = None
     waivers: str | None = None
     allow_production_actions: tuple[str, ...] = ()

@@ -65,6 +65,8 @@ def test_db_backed_request_errors_not_hangs_when_the_outage_outlasts_the_retries
     operator.run("db-outage-start")
     try:
         started = time.monotonic()
+        recorder.progress(f"R2.3: database down; waiting for the API to give up retrying (budget {budget:g} s)",
+                          seconds=patience)
         try:
             r = http.get(SESSION_PATH, timeout=patience)
         except CouldNotDecide:

@@ -99,6 +99,7 @@ class _Page:
             self._toolbar(),
             '<div class="wrap">',
             self._blocking_section(),
+            _comparison_section(self.run),
             '<main id="matrix">',
             *(
                 self._requirement(rid, title, members)
@@ -144,6 +145,8 @@ class _Page:
         if isinstance(reference, Mapping):
             meta.append(("Reference faults", _e(c.join(reference.get("faults") or []) or "none")))
             meta.append(("Reference variants", _e(c.join(reference.get("variants") or []) or "none")))
+        if isinstance(info.get("reference_inputs"), Mapping):  # reference_inputs.py: the no-argument demo
+            meta.append(("Config and repo inputs", _e(info["reference_inputs"].get("note") or "")))
         health = (self.run.get("deploy_evidence") or {}).get("health")
         if isinstance(health, Mapping):
             meta.append(
@@ -751,3 +754,9 @@ _JS = """
   openHash();
 })();
 """
+
+def _comparison_section(run: dict) -> str:
+    """run --baseline DIR: the comparison with the baseline run (diff.py), or nothing."""
+    from stackfast_conformance.diff import report_section_html
+
+    return report_section_html(run)

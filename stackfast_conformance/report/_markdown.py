@@ -90,6 +90,8 @@ def render_markdown(run: dict) -> str:
         variants = c.join(reference.get("variants") or []) or "none"
         out.append(f"**Target is the embedded reference deployment** (faults: {_esc(faults)}; "
                    f"variants: {_esc(variants)})  ")
+    if isinstance(info.get("reference_inputs"), Mapping):  # reference_inputs.py: the no-argument demo
+        out.append(f"**Config and repo inputs are the reference's own:** {_esc(info['reference_inputs'].get('note'))}  ")
     health = (run.get("deploy_evidence") or {}).get("health")
     if isinstance(health, Mapping):
         out.append(
@@ -190,6 +192,9 @@ def render_markdown(run: dict) -> str:
                 out.append(f"- **text changed** {_esc(item.get('id'))} since the baseline: review its checks")
         out.append("")
 
+    from stackfast_conformance.diff import report_section_markdown
+
+    out += report_section_markdown(run)  # run --baseline DIR: the comparison with the baseline run
     tool = run.get("tool") or {}
     out.append(
         f"<sub>{_esc(tool.get('name') or 'stackfast-conformance')} {_esc(tool.get('version') or '')} · "
