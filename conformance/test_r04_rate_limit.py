@@ -4,6 +4,9 @@ Every check spends rate-limit budget (safety class ``quota``) from fresh client 
 (``x-forwarded-for``) obtained through the run's quota plan (``stackfast_conformance.quota``),
 so checks never share a bucket and can run in any order or in parallel. Bursts are sequential
 requests over one pooled connection; the only sleep is R4.7's bounded wait for a reset.
+When the target cannot tell clients apart (an edge that overwrites x-forwarded-for), every check
+judges its part of the run's one shared session (``quota_plan.shared_evidence``) instead. A burst
+a gateway error disturbed runs once more with fresh identities (``rerun_if_disturbed``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from stackfast_conformance.quota import (
     BLUEPRINTS,
     GENERATION_CALLS,
     READ_CALLS,
+    Burst,
     edge_is_transparent,
     note_burst,
     parse_retry_after,
     require_fresh,
     require_within_window,
+    rerun_if_disturbed,
     spend,
     spend_until_limited,
 )
@@ -37,17 +42,25 @@ def _statuses(responses) -> str:
 # --- R4.2 generation bucket -------------------------------------------------------------------
 
 @pytest.mark.requirement("R4.2")
+@rerun_if_disturbed
 def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_scaffolds(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """`limit` generation requests alternating over both routes are allowed; the next on either is 429."""
     limit = target.generation_limit
-    with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
-        client = new_client()
-        burst = spend(http, GENERATION_CALLS, limit, client)
-        require_fresh(burst, "a fresh client's generation burst", findings)
-        over = [call.send(http, client) for call in GENERATION_CALLS]
-        burst.responses += over
-        burst.finished = time.monotonic()
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, f"the generation burst ({limit} alternating, then one more on each route)")
+        shared.require_uncrowded("generation")
+        burst = shared.generation
+        over = burst.responses[limit:]
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
+            client = new_client()
+            burst = spend(http, GENERATION_CALLS, limit, client)
+            require_fresh(burst, "a fresh client's generation burst", findings)
+            over = [call.send(http, client) for call in GENERATION_CALLS]
+            burst.responses += over
+            burst.finished = time.monotonic()
     note_burst(burst, target.window_seconds, f"{limit} + 2 generation requests", recorder)
     early = burst.first_limited()
     if early is not None and early <= limit:
@@ -68,16 +81,24 @@ def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_sca
 # --- R4.3 read bucket -------------------------------------------------------------------------
 
 @pytest.mark.requirement("R4.3")
+@rerun_if_disturbed
 def test_read_bucket_is_shared_by_every_read_route(http, target, quota_plan, fresh_identity, findings, recorder):
     """`read_limit` requests spread over all read routes are allowed; the next on any read route is 429."""
     limit = target.read_limit
-    with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
-        client = new_client()
-        burst = spend(http, READ_CALLS, limit, client)
-        require_fresh(burst, "a fresh client's read burst", findings)
-        over = [call.send(http, client) for call in READ_CALLS]
-        burst.responses += over
-        burst.finished = time.monotonic()
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, f"the read burst ({limit} over every read route, then one more on each)")
+        shared.require_uncrowded("read")
+        burst = shared.reads
+        over = burst.responses[limit:]
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
+            client = new_client()
+            burst = spend(http, READ_CALLS, limit, client)
+            require_fresh(burst, "a fresh client's read burst", findings)
+            over = [call.send(http, client) for call in READ_CALLS]
+            burst.responses += over
+            burst.finished = time.monotonic()
     note_burst(burst, target.window_seconds, f"{limit} + {len(over)} read requests", recorder)
     early = burst.first_limited()
     if early is not None and early <= limit:
@@ -94,16 +115,24 @@ def test_read_bucket_is_shared_by_every_read_route(http, target, quota_plan, fre
 
 
 @pytest.mark.requirement("R4.3")
+@rerun_if_disturbed
 def test_generation_requests_do_not_draw_on_the_read_bucket(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """After a client spent its whole generation bucket it still has all `read_limit` reads."""
     generation, limit = target.generation_limit, target.read_limit
-    with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
-        client = new_client()
-        spent = spend(http, GENERATION_CALLS, generation + 1, client)
-        require_fresh(spent, "a fresh client's generation burst", findings)
-        reads = spend(http, READ_CALLS, limit, client)
-        reads.started = spent.started
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, f"the generation burst ({generation + 2} requests) then the read burst's first {limit}")
+        shared.require_uncrowded("read")
+        spent = shared.generation
+        reads = Burst(shared.reads.responses[:limit], spent.started, shared.reads.finished)
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
+            client = new_client()
+            spent = spend(http, GENERATION_CALLS, generation + 1, client)
+            require_fresh(spent, "a fresh client's generation burst", findings)
+            reads = spend(http, READ_CALLS, limit, client)
+            reads.started = spent.started
     note_burst(reads, target.window_seconds, f"{generation + 1} generation then {limit} read requests", recorder)
     early = reads.first_limited()
     if early is None:  # all allowed proves something only if no reset could have refilled the read bucket
@@ -136,15 +165,28 @@ def _still_in_window(burst, target, what):
 
 def _not_keyed_as_specified(target, message, response):
     """A key that ignores the client's headers: FAILED where the edge is known to pass them through."""
-    if edge_is_transparent(target.settings):
+    if edge_is_transparent(target):
         fail("R4.4", expected=message[0], seen=message[1], response=response)
     pytest.skip(f"R4.4 not observable through this edge: {message[1]}; an edge that overwrites or adds "
                 "x-forwarded-for/cf-connecting-ip would look the same — verify the key in the API's code/config")
 
 
 @pytest.mark.requirement("R4.4")
-def test_distinct_client_ids_have_separate_buckets(http, target, fresh_identity, findings, recorder):
-    """Client A exhausts its generation bucket; a never-used client B is still allowed."""
+@rerun_if_disturbed
+def test_distinct_client_ids_have_separate_buckets(http, target, quota_plan, fresh_identity, findings, recorder):
+    """Client A exhausts its generation bucket; a never-used client B is still allowed.
+
+    The run's quota probe is this very experiment: when it found one shared bucket the check judges
+    the probe's evidence instead of exhausting the shared bucket again (which would cost a window).
+    """
+    if quota_plan.probe(http, findings, fresh_identity) is False:
+        seen = f"{quota_plan.summary} (the run's quota probe, in {quota_plan.probed_in})"
+        findings.add("client identities share one rate-limit bucket",
+                     f"{seen}: everyone is throttled together (a single client can lock out all others)",
+                     criteria=("R4.4",))
+        _not_keyed_as_specified(
+            target, ("clients with different x-forwarded-for have separate buckets (key generation:{clientId})",
+                     seen), None)
     a, b = fresh_identity(), fresh_identity()
     first = spend_until_limited(http, (BLUEPRINTS,), target.generation_limit + 3, a)
     if first.first_limited() is None:
@@ -166,11 +208,11 @@ def test_distinct_client_ids_have_separate_buckets(http, target, fresh_identity,
                          seen), culprit)
         finally:
             # the shared bucket is exhausted: let it reset so later checks are not throttled by this one
-            recorder.progress("letting the shared bucket reset", seconds=target.window_seconds + 0.25)
             time.sleep(target.window_seconds + 0.25)
 
 
 @pytest.mark.requirement("R4.4")
+@rerun_if_disturbed
 def test_x_forwarded_for_takes_precedence_over_cf_connecting_ip(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """With both headers the bucket is the x-forwarded-for client's, in both directions."""
@@ -194,6 +236,7 @@ def test_x_forwarded_for_takes_precedence_over_cf_connecting_ip(
 
 
 @pytest.mark.requirement("R4.4")
+@rerun_if_disturbed
 def test_cf_connecting_ip_keys_the_bucket_without_x_forwarded_for(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """cf-connecting-ip alone is the client id: its own bucket, the same key as that id in x-forwarded-for."""
@@ -216,6 +259,7 @@ def test_cf_connecting_ip_keys_the_bucket_without_x_forwarded_for(
 
 @pytest.mark.requirement("R4.4")
 @pytest.mark.exclusive  # the `local` bucket is every header-less client's (the SPA in the browser check too)
+@rerun_if_disturbed
 def test_requests_without_client_headers_share_the_local_bucket(http, target, quota_plan, fresh_identity,
                                                                 findings, recorder):
     """No x-forwarded-for and no cf-connecting-ip -> client id `local` (the same key as x-forwarded-for: local).
@@ -268,15 +312,34 @@ def _expect_valid_retry_after(r, window_seconds: float) -> int:
     return seconds
 
 
+def _shared_limited(shared, target, recorder):
+    """The shared session's first generation 429 (request limit + 1, a blueprint)."""
+    limit = target.generation_limit
+    shared.note(recorder, f"the generation burst's request {limit + 1} (POST /api/v1/blueprints over the limit)")
+    limited = shared.generation.responses[limit]
+    if limited.status_code != 429:
+        require_within_window(shared.generation, target.window_seconds, "the shared generation burst")
+        raise CouldNotDecide(f"could not decide: the shared generation burst never throttled "
+                             f"({shared.generation.summary()}; R4.2's checks say more)", limited.exchange.curl)
+    return limited
+
+
 @pytest.mark.requirement("R4.7")
-def test_429_retry_after_is_whole_seconds_within_the_window(http, target, quota_plan, fresh_identity, findings):
+@rerun_if_disturbed
+def test_429_retry_after_is_whole_seconds_within_the_window(http, target, quota_plan, fresh_identity, findings,
+                                                            recorder):
     """Over the limit: 429 with Retry-After an integer number of seconds in [1, window]."""
-    with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
-        _, limited = _limited_response(http, target, findings, new_client)
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        limited = _shared_limited(shared, target, recorder)
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
+            _, limited = _limited_response(http, target, findings, new_client)
     _expect_valid_retry_after(limited, target.window_seconds)
 
 
 @pytest.mark.requirement("R4.7")
+@rerun_if_disturbed
 def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """Retry-After shrinks as time passes, and a request is allowed once it has elapsed (wait <= window + 1 s)."""
@@ -285,6 +348,15 @@ def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
         pytest.skip(f"waits up to the {window:g} s window for a reset; skipped in the production profile "
                     "(the Retry-After format is checked without waiting)")
     tolerance = 0.35
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        _shared_limited(shared, target, recorder)
+        recorder.notes.append("Retry-After watched by the shared session until a request was allowed")
+        observations = [(sent, got, _expect_valid_retry_after(r, window), r)
+                        for sent, got, r in shared.countdown if r.status_code == 429]
+        allowed = next(((sent, got, r) for sent, got, r in shared.countdown if r.status_code != 429), None)
+        _judge_countdown(observations, allowed, window, tolerance, recorder)
+        return
     with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
         client, r = _limited_response(http, target, findings, new_client)
         observations = []  # (sent, received, Retry-After seconds, response)
@@ -292,17 +364,22 @@ def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
         observations.append((received - r.exchange.elapsed_ms / 1000, received, _expect_valid_retry_after(r, window), r))
         deadline = received + window + 1
         interval = max(0.2, window / 50)
-        recorder.progress("R4.7: watching Retry-After count down until the bucket resets", seconds=window + 1)
         allowed = None
         while time.monotonic() < deadline:
             time.sleep(interval)
             sent = time.monotonic()
-            r = BLUEPRINTS.send(http, client)
+            # waiting for the reset, an extra token spent by a retried gateway error changes nothing
+            r = http.request("POST", BLUEPRINTS.path, json=BLUEPRINTS.json, identity=client, retry=True)
             got = time.monotonic()
             if r.status_code != 429:
                 allowed = (sent, got, r)
                 break
             observations.append((sent, got, _expect_valid_retry_after(r, window), r))
+    _judge_countdown(observations, allowed, window, tolerance, recorder)
+
+
+def _judge_countdown(observations, allowed, window, tolerance, recorder):
+    """R4.7 over time: Retry-After never grows, shrinks, and the reset comes when it said (not before)."""
     trail = ", ".join(f"{o[2]}s@{o[0] - observations[0][0]:.2f}" for o in observations)
     recorder.notes.append(f"Retry-After over time: {trail}; allowed "
                           + (f"at +{allowed[0] - observations[0][0]:.2f} s" if allowed else "never"))
@@ -337,9 +414,19 @@ EXEMPT = ("/health", "/openapi.json")
 
 
 @pytest.mark.requirement("R4.9")
+@rerun_if_disturbed
 def test_health_and_openapi_are_not_limited_for_a_client_whose_buckets_are_exhausted(
         http, target, quota_plan, fresh_identity, findings, recorder):
     """A client throttled on both buckets still gets 200 from /health and /openapi.json."""
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, "GET /health and /openapi.json after both bursts")
+        for burst, what in ((shared.generation, "generation"), (shared.reads, "read")):
+            if burst.responses[-1].status_code != 429:
+                require_within_window(burst, target.window_seconds, f"exhausting the shared {what} bucket")
+                raise CouldNotDecide(f"could not decide: the shared {what} bucket never throttled: {burst.summary()}")
+        _judge_exempt(shared.exempt)
+        return
     with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
         client = new_client()
         for calls, limit, what in (((BLUEPRINTS,), target.generation_limit, "generation"),
@@ -350,6 +437,10 @@ def test_health_and_openapi_are_not_limited_for_a_client_whose_buckets_are_exhau
                 require_within_window(burst, target.window_seconds, f"exhausting the {what} bucket")
                 raise CouldNotDecide(f"could not decide: the {what} bucket never throttled: {burst.summary()}")
         answers = [http.get(path, identity=client) for path in EXEMPT]
+    _judge_exempt(answers)
+
+
+def _judge_exempt(answers):
     for path, r in zip(EXEMPT, answers, strict=True):
         # Only a rate-limit answer breaks R4.9; a /health that is broken for everyone is R5.1's business.
         expect(r.status_code != 429 and "retry-after" not in r.headers, "R4.9",
@@ -360,14 +451,21 @@ def test_health_and_openapi_are_not_limited_for_a_client_whose_buckets_are_exhau
 
 
 @pytest.mark.requirement("R4.9")
+@rerun_if_disturbed
 def test_hammering_health_and_openapi_spends_no_read_quota(http, target, quota_plan, fresh_identity, findings,
                                                            recorder):
     """read_limit + 5 requests to /health and /openapi.json, then the client still has all its reads."""
     limit = target.read_limit
-    with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
-        client = new_client()
-        hammer = [http.get(EXEMPT[i % 2], identity=client) for i in range(limit + 5)]
-        reads = spend_until_limited(http, READ_CALLS, limit + 3, client)
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, f"{limit + 5} GET /health, /openapi.json first, then the read burst")
+        shared.require_uncrowded("read")
+        hammer, reads = shared.hammer, shared.reads
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
+            client = new_client()
+            hammer = [http.get(EXEMPT[i % 2], identity=client) for i in range(limit + 5)]
+            reads = spend_until_limited(http, READ_CALLS, limit + 3, client)
     recorder.notes.append(f"hammered /health and /openapi.json {len(hammer)} times: "
                           f"{_statuses(hammer[-10:])} (last 10)")
     note_burst(reads, target.window_seconds, "reads after the hammering", recorder)

@@ -40,8 +40,10 @@ def _probe(http, identity, method, path, limit, window, lead_fraction):
     admitted: list[float] = []
 
     def one(_: int) -> None:
-        r = http.request(method, path, identity=identity, content=body,
+        r = http.request(method, path, identity=identity, content=body, retry=False,
                          headers={"Content-Type": "application/json"} if body else None)
+        if getattr(r, "transient", None):  # an edge's error page: neither admitted nor refused
+            return
         if r.status_code != 429:
             admitted.append(time.monotonic())
 
@@ -58,8 +60,12 @@ def _probe(http, identity, method, path, limit, window, lead_fraction):
 
 @pytest.mark.requirement("R4.2", "R4.3")
 @pytest.mark.safety("quota")
-def test_admitted_requests_within_any_window_long_interval(http, target, fresh_identity, recorder, findings):
+def test_admitted_requests_within_any_window_long_interval(http, target, fresh_identity, recorder, findings,
+                                                           quota_plan):
     """Probe both buckets across a window boundary; report the worst window-long interval (advisory)."""
+    if quota_plan.probe(http, findings, fresh_identity) is False:
+        pytest.skip("target ignores x-forwarded-for: this probe needs buckets of its own, and every client of the "
+                    "run shares one (its bursts would crowd the shared session of the quota checks)")
     window = float(target.window_seconds)
     rng = random.Random()
     seed = rng.getrandbits(32)

@@ -5,17 +5,28 @@ For each way the spec names (the operator actions ``upstash-outage-refuse|hang|e
 a fresh client sends more requests than its bucket holds while Upstash is down — every one
 must get the answer it gets without an outage (no 429, no 5xx from the limiter); with a log
 command, the outage writes exactly one ``[rate-limit] upstash unavailable: <why>`` line per
-window; after ``upstash-recover`` limiting resumes. The latency the outage adds is recorded
+window; after ``upstash-recover`` limiting resumes. A request that hangs while the outage lasts (the
+route answered before it, /health answers during it) is R4.5 FAILED with both observations
+(``outage.py``). The latency the outage adds is recorded
 (an advisory finding when it is about a second or more).
 """
 
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _ops_checks import Stopwatch, ensure_not_limited, generation_posts, skip_longer_window, statuses
+from _ops_checks import (
+    GENERATION_PATH,
+    Stopwatch,
+    ensure_not_limited,
+    generation_posts,
+    skip_longer_window,
+    statuses,
+)
 
-from stackfast_conformance.checks import expect
+from stackfast_conformance.checks import expect, fail
 from stackfast_conformance.operator import matching_lines
+from stackfast_conformance.outage import Hung, probe_other_route, request_or_hang, unreachable
 
 WARNING = "[rate-limit] upstash unavailable:"
 ADVISORY_LATENCY_SECONDS = 0.75  # "seconds": about a second or more (a 1 s client timeout measures ~0.95 s)
@@ -36,15 +47,32 @@ def test_limiter_fails_open_while_upstash_is_down(mode, http, operator, target, 
     log_before = operator.logs()
     clock = Stopwatch()
     operator.run(outage)
+    hung = health = None
     try:
         identity = fresh_identity()
-        during = generation_posts(http, limit + 1, identity, parallel=limit + 1)
-        alone = generation_posts(http, 1, identity)[0]  # the outage's cost to one request, without queueing
-        during.append(alone)
+        # the outage's cost to one request, without queueing; a limiter without a timeout never answers it
+        alone = request_or_hang(http, "POST", GENERATION_PATH, json={}, identity=identity)
+        during = [alone] if isinstance(alone, Hung) else _burst_or_hang(http, limit + 1, identity) + [alone]
+        hangs = [r for r in during if isinstance(r, Hung)]
+        if hangs:  # the first read timeout says most (a pool timeout only queued behind hung requests)
+            hung = next((h for h in hangs if h.error == "ReadTimeout"), hangs[0])
+            health = probe_other_route(http)  # is the target up while the route hangs?
         log_after = operator.logs()
         outage_span = clock.elapsed
     finally:
         operator.run("upstash-recover")
+
+    if hung is not None:
+        if len(hangs) > 1:
+            recorder.mark("note", f"{len(hangs)} of {len(during)} requests during the outage got no answer", False)
+        if health is None:
+            raise unreachable(hung, f"the Upstash outage ({mode})")
+        fail("R4.5", expected=f"the request allowed while Upstash is down ({mode}), as before the outage",
+             seen=f"{hung.describe()} while Upstash was down ({mode}); before the outage the same request "
+                  f"answered {normal.status_code} in {normal.exchange.elapsed_ms / 1000:.2f} s, and during it "
+                  f"GET /health answered {health.status_code} in {health.exchange.elapsed_ms / 1000:.2f} s: the "
+                  "target was up, the rate-limited route waited on Upstash without a timeout",
+             curl=hung.curl)
 
     wrong = [r for r in during if r.status_code != normal.status_code]
     expect(not wrong, "R4.5",
@@ -90,3 +118,10 @@ def test_limiter_fails_open_while_upstash_is_down(mode, http, operator, target, 
            expected=f"limiting resumes after upstash-recover: request {limit + 1} of a client within one window "
                     "answered 429",
            seen=f"{statuses(after)}", response=after[-1])
+
+
+def _burst_or_hang(http, count: int, identity: str) -> list:
+    """``count`` generation POSTs at once as ``identity``; each a response or a ``Hung``."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: request_or_hang(http, "POST", GENERATION_PATH, json={}, identity=identity),
+                             range(count)))

@@ -72,7 +72,8 @@ class MemoryStore:
 
 
 class RedisStore:
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(self, url: str, timeout_seconds: float | None) -> None:
+        """``timeout_seconds`` None (fault ``limiter-no-timeout``): a hung store hangs every request."""
         self._timeout = timeout_seconds
         self._client = aioredis.Redis.from_url(
             url,
@@ -139,7 +140,8 @@ class RateLimiter:
         self._window_ms = max(1, int(config.window_seconds * 1000))
         in_memory = config.rate_limit_backend == "memory" or config.has("counts-lost-on-restart")
         self._store: MemoryStore | RedisStore = (
-            MemoryStore() if in_memory else RedisStore(config.redis_url, config.redis_timeout_seconds)
+            MemoryStore() if in_memory else RedisStore(config.redis_url, None if config.has("limiter-no-timeout")
+                                                       else config.redis_timeout_seconds)
         )
         self._unavailable = False
         self._last_warning = -math.inf
