@@ -8,12 +8,20 @@ under ``### Requirement N`` headings) and compares it with the catalog:
 - ``changed``: criteria whose source text changed since the baseline was recorded (a stale link:
   the catalog's restatement, and the checks behind it, were written against the old wording).
 
-Text changes are detected against ``requirements/spec-baseline.yaml``: one ``source_fingerprint``
-(:func:`stackfast_conformance.catalog.fingerprint` of the spec's own sentence) per criterion.
-Honest limits: the baseline shipped with the project was recorded from the sample checkout
-(``stackfast_conformance/sample_checkout.py``), whose spec file restates the catalog in the spec's
-layout — not from the upstream text. Against a real checkout, record a baseline first
-(``--write-baseline``) at the commit the catalog names, then compare later checkouts with it.
+Text changes are detected against a baseline: one ``source_fingerprint``
+(:func:`stackfast_conformance.catalog.fingerprint` of the spec's own sentence: whitespace collapsed,
+lower-cased, sha256, 12 hex) per criterion — fingerprints only, never the sentences.
+
+- ``requirements/spec-baseline.yaml`` (the default) was recorded from the upstream
+  ``Nether403/Stackfast-2026`` file at the commit the catalog names, with
+  ``scripts/record_spec_baseline.py``, so a real checkout at that commit reports no drift.
+- ``requirements/spec-baseline-sample.yaml`` belongs to the sample checkout
+  (``stackfast_conformance/sample_checkout.py``), whose spec file restates the catalog and starts
+  with :data:`SAMPLE_SPEC_MARKER`; a spec file with that marker is compared with it.
+
+Re-record after reviewing a newer upstream spec (and moving the catalog's ``spec.commit``)::
+
+    python scripts/record_spec_baseline.py --repo PATH/TO/Stackfast-2026
 
 Command line::
 
@@ -37,16 +45,25 @@ import yaml
 from stackfast_conformance._yamlcheck import ConfigFileError
 from stackfast_conformance.catalog import Catalog, fingerprint, load_catalog
 
-__all__ = ["SPEC_PATH", "compare", "default_baseline_path", "parse_requirements", "write_baseline"]
+__all__ = ["SAMPLE_SPEC_MARKER", "SPEC_PATH", "compare", "default_baseline_path", "parse_requirements",
+           "render_baseline", "sample_baseline_path", "write_baseline"]
 
 SPEC_PATH = ".kiro/specs/phase-8-deployment/requirements.md"
+SAMPLE_SPEC_MARKER = "stackfast-conformance:sample-spec"  # first line of the sample checkout's spec file
 _REQUIREMENT = re.compile(r"^#{2,4}\s*Requirement\s+(\d+)\b", re.I)
 _CRITERION = re.compile(r"^\s*(\d+)\.\s+(.*\S)")
 _HEADING = re.compile(r"^#{1,4}\s")
 
 
-def default_baseline_path() -> Path:
+def default_baseline_path(spec_text: str | None = None) -> Path:
+    """The upstream baseline; the sample's own one when ``spec_text`` is the sample's spec."""
+    if spec_text is not None and SAMPLE_SPEC_MARKER in spec_text.split("\n", 1)[0]:
+        return sample_baseline_path()
     return Path(__file__).resolve().parent.parent / "requirements" / "spec-baseline.yaml"
+
+
+def sample_baseline_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "requirements" / "spec-baseline-sample.yaml"
 
 
 def parse_requirements(text: str) -> dict[str, str]:
@@ -84,47 +101,68 @@ def _id_key(cid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", cid))
 
 
-def read_spec(repo: Path) -> dict[str, str]:
+def spec_text(repo: Path) -> str:
     path = Path(repo) / SPEC_PATH
     if not path.is_file():
         raise FileNotFoundError(f"--repo {repo}: no {SPEC_PATH} in the checkout; cannot compare the spec")
-    return parse_requirements(path.read_text(encoding="utf-8"))
+    return path.read_text(encoding="utf-8")
+
+
+def read_spec(repo: Path) -> dict[str, str]:
+    return parse_requirements(spec_text(repo))
 
 
 def load_baseline(path: Path) -> dict[str, str]:
+    return dict(load_baseline_file(path)["source_fingerprints"])
+
+
+def load_baseline_file(path: Path) -> dict[str, Any]:
+    """The whole baseline file, validated (fingerprints and how they were recorded)."""
     from stackfast_conformance._yamlcheck import DictOf, Mapping, Str, load
 
     schema = Mapping(
         required={"source_fingerprints": DictOf(Str(pattern=r"sha256:[0-9a-f]{12}",
                                                     description="'sha256:' + 12 hex digits"),
                                                 key=Str(pattern=r"R\d+\.\d+", description="a criterion id"))},
-        optional={"recorded_from": Str(), "recorded_at": Str(), "note": Str()},
+        optional={"recorded_from": Str(), "commit": Str(), "recorded_at": Str(), "procedure": Str(), "note": Str()},
         name="spec baseline",
     )
-    return dict(load(path, schema)["source_fingerprints"])
+    return dict(load(path, schema))
 
 
-def write_baseline(repo: Path, path: Path, source: str | None = None) -> dict[str, str]:
+_BASELINE_NOTE = ("source_fingerprint of each criterion's sentence in the spec file (whitespace collapsed, "
+                  "lower-cased, sha256, 12 hex); fingerprints only, never the text")
+_PROCEDURE = "python scripts/record_spec_baseline.py --repo CHECKOUT (stackfast_conformance.drift.write_baseline)"
+
+
+def render_baseline(fingerprints: dict[str, str], recorded_from: str, recorded_at: str,
+                    commit: str | None = None) -> str:
+    """The baseline file's text; the one writer, so a shipped baseline can be checked against it."""
+    data: dict[str, Any] = {"note": _BASELINE_NOTE, "procedure": _PROCEDURE, "recorded_from": recorded_from}
+    if commit:
+        data["commit"] = commit
+    data["recorded_at"] = recorded_at
+    data["source_fingerprints"] = {cid: fingerprints[cid] for cid in sorted(fingerprints, key=_id_key)}
+    return ("# Spec drift baseline (see stackfast_conformance/drift.py); re-record with scripts/record_spec_baseline.py\n"
+            + yaml.safe_dump(data, sort_keys=False, width=120))
+
+
+def write_baseline(repo: Path, path: Path, source: str | None = None, commit: str | None = None,
+                   recorded_at: str | None = None) -> dict[str, str]:
     """Record the source fingerprint of every criterion of the checkout's spec."""
     spec = read_spec(repo)
-    fingerprints = {cid: fingerprint(spec[cid]) for cid in sorted(spec, key=_id_key)}
-    data = {
-        "note": "source_fingerprint of each criterion's sentence in the spec file; "
-                "written by `python -m stackfast_conformance.drift --write-baseline`",
-        "recorded_from": source or f"{Path(repo).resolve().name}/{SPEC_PATH}",
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source_fingerprints": fingerprints,
-    }
-    Path(path).write_text("# Spec drift baseline (see stackfast_conformance/drift.py)\n"
-                          + yaml.safe_dump(data, sort_keys=False, width=120))
+    fingerprints = {cid: fingerprint(spec[cid]) for cid in spec}
+    Path(path).write_text(render_baseline(fingerprints, source or f"{Path(repo).resolve().name}/{SPEC_PATH}",
+                                          recorded_at or datetime.now(UTC).isoformat(timespec="seconds"), commit))
     return fingerprints
 
 
 def compare(repo: Path, catalog: Catalog | None = None, baseline: Path | None = None) -> dict[str, Any]:
     """The ``drift`` section of the run record for the checkout at ``repo``."""
     catalog = catalog or load_catalog()
-    baseline_path = baseline or default_baseline_path()
-    spec = read_spec(repo)
+    text = spec_text(repo)
+    baseline_path = baseline or default_baseline_path(text)
+    spec = parse_requirements(text)
     recorded = load_baseline(baseline_path) if baseline_path.is_file() else {}
     added = sorted(set(spec) - set(catalog.criteria), key=_id_key)
     removed = sorted(set(catalog.criteria) - set(spec), key=_id_key)
@@ -168,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default=None, help="baseline to compare with (default: requirements/spec-baseline.yaml)")
     parser.add_argument("--write-baseline", default=None, metavar="FILE", help="record the checkout's spec as a baseline")
     parser.add_argument("--source", default=None, help="with --write-baseline: what the baseline was recorded from")
+    parser.add_argument("--commit", default=None, help="with --write-baseline: the commit of the checkout's spec")
     parser.add_argument("--json", action="store_true", help="print the drift section as JSON")
     args = parser.parse_args(argv)
     try:
         if args.write_baseline:
-            written = write_baseline(Path(args.repo), Path(args.write_baseline), args.source)
+            written = write_baseline(Path(args.repo), Path(args.write_baseline), args.source, args.commit)
             print(f"recorded {len(written)} source fingerprints in {args.write_baseline}")
             return 0
         drift = compare(Path(args.repo), baseline=Path(args.baseline) if args.baseline else None)

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -141,6 +142,29 @@ def _decode(value: str) -> tuple[str, bytes] | None:
     return None
 
 
+def _printable_strength(value: str, minimum_bytes: int) -> SecretStrength:
+    """A random printable string (a password manager's output) holds ``len * log2(alphabet)`` bits.
+
+    The alphabet is the union of the character classes it uses (lower, upper, digits, symbols);
+    it must carry at least ``minimum_bytes`` * 8 bits and use at least 16 distinct characters.
+    """
+    classes = [(r"[a-z]", 26), (r"[A-Z]", 26), (r"[0-9]", 10), (r"[^A-Za-z0-9\s]", 32)]
+    if re.search(r"\s", value) or not value.isprintable():
+        return SecretStrength(False, "is not hex, base64, base64url or a random printable string "
+                                     "(e.g. `openssl rand -base64 32`)", None, 0)
+    alphabet = sum(size for pattern, size in classes if re.search(pattern, value))
+    bits = len(value) * math.log2(alphabet) if alphabet > 1 else 0.0
+    equivalent = int(bits // 8)
+    if len(set(value)) < 16:
+        return SecretStrength(False, f"uses only {len(set(value))} distinct characters: not random", "printable",
+                              equivalent)
+    if equivalent < minimum_bytes:
+        return SecretStrength(False, f"is not hex/base64 and as a printable string carries about {equivalent} random "
+                                     f"bytes, fewer than {minimum_bytes} (e.g. `openssl rand -base64 32`)",
+                              "printable", equivalent)
+    return SecretStrength(True, None, "printable", equivalent)
+
+
 def secret_strength(value: str | None, minimum_bytes: int = 32) -> SecretStrength:
     """Whether ``value`` encodes (hex/base64/base64url) at least ``minimum_bytes`` random bytes."""
     if value is None or value == "":
@@ -151,9 +175,11 @@ def secret_strength(value: str | None, minimum_bytes: int = 32) -> SecretStrengt
         return SecretStrength(False, f"looks like a placeholder (contains {word!r})", None, 0)
     if re.search(r"(.)\1{5,}", value):
         return SecretStrength(False, "looks like a placeholder (a character repeated 6+ times)", None, 0)
+    if (value + value).find(value, 1) < len(value):
+        return SecretStrength(False, "looks like a placeholder (one pattern repeated)", None, 0)
     decoded = _decode(value)
     if decoded is None:
-        return SecretStrength(False, "is not hex, base64 or base64url (e.g. `openssl rand -base64 32`)", None, 0)
+        return _printable_strength(value, minimum_bytes)
     encoding, raw = decoded
     if len(raw) < minimum_bytes:
         return SecretStrength(False, f"decodes ({encoding}) to {len(raw)} bytes, fewer than {minimum_bytes}",
@@ -179,13 +205,18 @@ def _parse_dotenv(path: Path, text: str) -> dict[str, str]:
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise SnapshotError(f"{path}:{number}: expected NAME=value (dotenv) or a JSON object "
                                 "as `railway variables --json` prints it")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        variables[name] = value
+        variables[name] = _dotenv_value(value.strip())
     return variables
+
+
+def _dotenv_value(value: str) -> str:
+    """``"a b" # note`` -> ``a b``; ``'x'`` -> ``x``; ``plain # note`` -> ``plain`` (dotenv quoting)."""
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        if end > 0:
+            inner = value[1:end]
+            return inner.replace("\\n", "\n") if value[0] == '"' else inner
+    return value.split(" #", 1)[0].rstrip() if " #" in value else value
 
 
 def _parse_json(path: Path, text: str) -> dict[str, str]:
@@ -220,7 +251,7 @@ def load_snapshot(environment: str, path: Path | str) -> Snapshot:
         raise SnapshotError(f"--env-snapshot {environment}={path}: file not found; save it with "
                             f"`railway variables --json --environment {environment} > {path.name}`")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not a name
     except (OSError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"--env-snapshot {environment}={path}: cannot read it ({type(exc).__name__})") from None
     variables = _parse_json(path, text) if text.lstrip().startswith(("{", "[")) else _parse_dotenv(path, text)

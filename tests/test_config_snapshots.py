@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fixtures.harness import failed, run_checks, verdicts
-from fixtures.stackfast_checkout import SNAPSHOT_VARIANTS, secret_values, write_variant_snapshots
+from fixtures.stackfast_checkout import SNAPSHOT_FAULTS, secret_values, write_variant_snapshots
 
 from stackfast_conformance.snapshots import SnapshotError, load_snapshot, load_snapshots, secret_strength
 
@@ -24,12 +24,12 @@ def test_conforming_snapshot_pair_passes_every_config_criterion(pytester, tmp_pa
     assert verdicts(record, CONFIG_CRITERIA) == dict.fromkeys(CONFIG_CRITERIA, "PASSED")
 
 
-@pytest.mark.parametrize("variant", sorted(SNAPSHOT_VARIANTS))
+@pytest.mark.parametrize("variant", sorted(SNAPSHOT_FAULTS))
 def test_each_broken_snapshot_flips_exactly_its_criteria(pytester, tmp_path, variant):
     paths = write_variant_snapshots(tmp_path / "snap", variant)
     record = run_checks(pytester, tmp_path / "report", *_snapshot_flags(paths), folders=("config",))
-    assert failed(record) == sorted(SNAPSHOT_VARIANTS[variant][1], key=lambda c: tuple(map(int, c[1:].split("."))))
-    others = [c for c in CONFIG_CRITERIA if c not in SNAPSHOT_VARIANTS[variant][1]]
+    assert failed(record) == sorted(SNAPSHOT_FAULTS[variant][1], key=lambda c: tuple(map(int, c[1:].split("."))))
+    others = [c for c in CONFIG_CRITERIA if c not in SNAPSHOT_FAULTS[variant][1]]
     assert set(verdicts(record, others).values()) == {"PASSED"}
 
 

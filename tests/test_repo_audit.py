@@ -3,12 +3,14 @@ the conforming fixture checkout passes, each broken variant flips exactly its cr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fixtures.harness import failed, run_checks, verdicts
-from fixtures.stackfast_checkout import CHECKOUT_VARIANTS, write_variant_checkout
+from fixtures.stackfast_checkout import CHECKOUT_FAULTS, write_variant_checkout
 
 from stackfast_conformance import drift
-from stackfast_conformance.sample_checkout import requirements_markdown
+from stackfast_conformance.sample_checkout import SAMPLE_SPEC_MARKER, requirements_markdown
 
 REPO_CRITERIA = ["R1.1", "R1.2", "R2.4", "R2.5", "R2.6", "R4.1", "R4.6", "R7.1", "R7.2", "R7.3", "R7.5",
                  "R14.1", "R14.2", "R14.3", "R14.4", "R14.5"]
@@ -25,11 +27,11 @@ def test_conforming_checkout_passes_every_repo_criterion_and_shows_no_drift(pyte
     assert record["drift"]["drifted"] is False and record["drift"]["criteria_in_spec"] == 84
 
 
-@pytest.mark.parametrize("variant", sorted(CHECKOUT_VARIANTS))
+@pytest.mark.parametrize("variant", sorted(CHECKOUT_FAULTS))
 def test_each_broken_checkout_flips_exactly_its_criteria(pytester, tmp_path, variant):
     repo = write_variant_checkout(tmp_path / "checkout", variant)
     record = run_checks(pytester, tmp_path / "report", f"--sf-repo={repo}", folders=("repo",))
-    breaks = sorted(CHECKOUT_VARIANTS[variant][1], key=_key)
+    breaks = sorted(CHECKOUT_FAULTS[variant][1], key=_key)
     assert failed(record) == breaks
     assert set(verdicts(record, [c for c in REPO_CRITERIA if c not in breaks]).values()) == {"PASSED"}
 
@@ -84,10 +86,62 @@ def test_drift_parses_the_spec_layout(tmp_path):
                       "R9.2": "WHEN a request arrives, THE edge SHALL redirect."}
 
 
-def test_shipped_baseline_matches_the_sample_checkout(tmp_path):
+def test_sample_spec_is_compared_with_the_samples_own_baseline(tmp_path):
     repo = _spec(tmp_path, requirements_markdown())
     result = drift.compare(repo)
+    assert result["baseline"] == str(drift.sample_baseline_path())
     assert result["baseline"] and not result["drifted"] and not result["not_in_baseline"]
+
+
+def test_any_other_spec_is_compared_with_the_upstream_baseline(tmp_path):
+    """Without the sample's marker the spec is taken for the upstream one: the sample's sentences
+    (restatements) then differ from every upstream fingerprint."""
+    text = requirements_markdown().replace(SAMPLE_SPEC_MARKER, "")
+    result = drift.compare(_spec(tmp_path, text))
+    assert result["baseline"] == str(drift.default_baseline_path())
+    assert len(result["changed"]) == 84 and not result["added"] and not result["removed"]
+
+
+def _run_script(*args: str):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "record_spec_baseline.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_sample_baseline_is_what_the_recording_script_writes(tmp_path):
+    """The shipped sample baseline is reproduced by the documented procedure, fingerprint for fingerprint."""
+    sample = write_variant_checkout(tmp_path / "sample")
+    proc = _run_script("--repo", str(sample), "--out", str(tmp_path / "out.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    assert drift.load_baseline(tmp_path / "out.yaml") == drift.load_baseline(drift.sample_baseline_path())
+
+
+def test_upstream_baseline_was_written_by_the_recording_procedure_at_the_catalogs_commit():
+    """The upstream text may not be stored here, so the test pins how its fingerprints were made:
+    the file is exactly what ``render_baseline`` writes for its own data, from the upstream spec path at
+    the catalog's commit, one fingerprint per catalog criterion, none of them the sample's."""
+    from stackfast_conformance.catalog import fingerprint, load_catalog
+
+    catalog = load_catalog()
+    shipped = drift.load_baseline_file(drift.default_baseline_path())
+    text = drift.default_baseline_path().read_text()
+    assert text == drift.render_baseline(shipped["source_fingerprints"], shipped["recorded_from"],
+                                         shipped["recorded_at"], shipped["commit"])
+    assert shipped["commit"] == catalog.spec["commit"]
+    assert shipped["recorded_from"] == f"{catalog.spec['repository']}/{catalog.spec['path']}"
+    assert set(shipped["source_fingerprints"]) == set(catalog.criteria)
+    sample = drift.load_baseline(drift.sample_baseline_path())
+    assert not {cid for cid, fp in shipped["source_fingerprints"].items() if fp == sample[cid]}
+    assert not {cid for cid, fp in shipped["source_fingerprints"].items()
+                if fp == fingerprint(catalog.criteria[cid].statement)}
+
+
+def test_recording_script_refuses_a_non_git_tree_without_a_commit(tmp_path):
+    repo = _spec(tmp_path, requirements_markdown().replace(SAMPLE_SPEC_MARKER, ""))
+    proc = _run_script("--repo", str(repo))
+    assert proc.returncode == 2 and "--commit" in proc.stderr
 
 
 def test_drift_command_exits_1_on_drift_and_0_without(tmp_path):

@@ -13,7 +13,13 @@ def record_files(checkout: RepoAudit, recorder, *relative: str) -> None:
     for path in relative:
         text = checkout.text(path)
         digest = hashlib.sha256(text.encode()).hexdigest()[:12] if text is not None else "missing"
-        recorder.notes.append(f"{path}: sha256:{digest}")
+        recorder.notes.append(f"{checkout.find(path) or path}: sha256:{digest}")
+
+
+def manifest_path(checkout: RepoAudit, service: str) -> str:
+    """The service's Railway manifest as the checkout names it (railway.toml or railway.json)."""
+    manifest, _ = checkout.manifest(service)
+    return manifest.path if manifest else f"apps/{service}/railway.toml"
 
 
 def expect_no_problems(problems: list[Problem], criterion: str, expected: str) -> None:

@@ -1,7 +1,7 @@
 """R2 Migrations: one-shot deploy command, forward-only, destructive column changes flagged."""
 
 import pytest
-from _repo_checks import expect_no_problems, record_files
+from _repo_checks import expect_no_problems, manifest_path, record_files
 
 from stackfast_conformance.repo_audit import (
     audit_forward_only,
@@ -12,9 +12,10 @@ from stackfast_conformance.repo_audit import (
 
 @pytest.mark.requirement("R2.4")
 def test_migrations_run_as_a_one_shot_pre_deploy_command(checkout, recorder):
-    record_files(checkout, recorder, "apps/api/railway.toml", "apps/api/package.json")
+    record_files(checkout, recorder, manifest_path(checkout, "api"), "apps/api/package.json")
     expect_no_problems(audit_migrations_one_shot(checkout), "R2.4",
-                       "migrations in [deploy] preDeployCommand, not in the start command/script")
+                       "migrations as a one-shot Railway command (preDeployCommand, a documented `railway run`, "
+                       "or a one-shot service), not in the start command/script")
 
 
 @pytest.mark.requirement("R2.5")

@@ -15,7 +15,7 @@ from stackfast_conformance.repo_audit import (
 
 @pytest.mark.requirement("R14.1")
 def test_readme_documents_every_production_variable(checkout, recorder):
-    record_files(checkout, recorder, "README.md")
+    record_files(checkout, recorder, checkout.readme_path() or "README.md")
     expect_no_problems(audit_readme_variables(checkout), "R14.1", "every variable of ADR 003's table in the README")
 
 
