@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -87,3 +88,47 @@ def test_the_json_report_is_versioned_and_lists_every_check(tmp_path):
     junit = (tmp_path / "r" / "junit.xml").read_text()
     assert junit.count("<testcase") == 84
     json.loads((tmp_path / "r" / "traceability.json").read_text())
+
+
+def test_help_shows_what_to_type_not_internal_names():
+    proc = subprocess.run([sys.executable, "-m", "stackfast_conformance.cli", "run", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "SF_" not in proc.stdout
+    for shown in ("--api URL", "--profile-file FILE", "--env-snapshot ENV=FILE", "--window-seconds SECONDS",
+                  "--baseline DIR", "-v, --pytest-output"):
+        assert shown in proc.stdout, shown
+
+
+def test_a_two_phase_run_tells_one_story_and_prints_one_summary(tmp_path):
+    """Progress per phase; no pytest summary lines; no verdicts from the parallel phase; one summary at the end."""
+    code, record, output = run_harness(["--criteria", "R5.1,R1.5", "--window-seconds", "2"], tmp_path / "r", workers=2)
+    assert code == 0, output
+    assert "phase 1/2: checks on 2 workers" in output and "phase 2/2: operator actions" in output
+    summaries = [line for line in output.splitlines() if line.startswith("stackfast-conformance: ") and " PASSED" in line]
+    assert len(summaries) == 1, output
+    assert "exit 0: no blocking criterion FAILED or ERROR" in output
+    assert f"report: {tmp_path / 'r' / 'traceability.html'}" in output
+    for pytest_line in ("bringing up nodes", " passed in ", " deselected", "UNCOVERED"):
+        assert pytest_line not in output, pytest_line
+    assert "passed" in (tmp_path / "r" / "pytest-output.log").read_text()  # pytest's own lines are kept
+    assert record["criteria"][[c["id"] for c in record["criteria"]].index("R1.5")]["verdict"] == "PASSED"
+
+
+def test_pytest_output_shows_pytest_s_own_lines_and_still_one_summary(tmp_path):
+    code, record, output = run_harness(["--criteria", "R5.1", "--window-seconds", "2", "--pytest-output"],
+                                       tmp_path / "r")
+    assert code == 0, output
+    assert re.search(r"\d+ passed", output), output
+    assert len([line for line in output.splitlines() if re.match(r"stackfast-conformance: \d+ PASSED", line)]) == 1
+
+
+def test_in_github_actions_a_run_appends_its_summary_and_annotates_blocking_criteria(tmp_path):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    code, record, output = run_harness(
+        ["--fault", "health-not-ok", "--criteria", "R5.1", "--window-seconds", "2"], tmp_path / "r",
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)})
+    assert code == 1, output
+    assert "::error title=R5.1::FAILED: " in output
+    assert summary.read_text().startswith("# Stackfast conformance") and "R5.1" in summary.read_text()
+    assert "exit-status=1" in outputs.read_text() and "blocking=R5.1" in outputs.read_text()
