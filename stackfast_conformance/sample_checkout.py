@@ -643,10 +643,8 @@ def _extra_variables(snaps: Snapshots, formats: Formats) -> None:
 def _secrets_long_encodings(snaps: Snapshots, formats: Formats) -> None:
     import base64
 
-    snaps["production"]["BETTER_AUTH_SECRET"] = secrets.token_hex(64)
-    snaps["production"]["ADMIN_API_KEY"] = base64.b64encode(secrets.token_bytes(48)).decode()
+    snaps["production"]["ADMIN_API_KEY"] = secrets.token_hex(64)  # `openssl rand -hex 64`
     snaps["staging"]["BETTER_AUTH_SECRET"] = base64.b64encode(secrets.token_bytes(32)).decode()  # 44 chars, '='
-    snaps["staging"]["ADMIN_API_KEY"] = secrets.token_urlsafe(64)
 
 
 def _random_printable(length: int = 48) -> str:
@@ -657,13 +655,16 @@ def _random_printable(length: int = 48) -> str:
 
 
 def _secret_printable_random(snaps: Snapshots, formats: Formats) -> None:
-    for environment in ("production", "staging"):
-        snaps[environment]["BETTER_AUTH_SECRET"] = _random_printable()
-        snaps[environment]["ADMIN_API_KEY"] = _random_printable(64)
+    # the two secrets secrets-long-encodings leaves alone, so both variants show in one combined run
+    snaps["production"]["BETTER_AUTH_SECRET"] = _random_printable()
+    snaps["staging"]["ADMIN_API_KEY"] = _random_printable(64)
 
 
 def _json_typed_values(snaps: Snapshots, formats: Formats) -> None:
-    formats.update(production="json-typed", staging="json-typed")
+    # production always; staging too unless another variant made it dotenv (both formats then show)
+    formats["production"] = "json-typed"
+    if formats["staging"] == "json":
+        formats["staging"] = "json-typed"
 
 
 def _auth_url_trailing_slash(snaps: Snapshots, formats: Formats) -> None:

@@ -103,3 +103,26 @@ def test_secret_strength_accepts_openssl_and_token_urlsafe_output():
     assert secret_strength(secrets.token_urlsafe(32)).ok
     assert secret_strength(secrets.token_hex(32)).ok
     assert not secret_strength(secrets.token_hex(16)).ok
+
+
+def test_dotenv_snapshots_read_as_operators_keep_them(tmp_path):
+    """Byte-order mark, CRLF, comments, `export`, both quote styles, inline comments, spaces around `=`."""
+    path = tmp_path / "prod.env"
+    path.write_bytes("\ufeff# kept by hand\r\nexport NODE_ENV=\"production\"\r\nCORS_ORIGIN='https://stackfast.app'  # web\r\n"
+                     "ALLOW_AUTH_BYPASS = false # fail closed\r\nBETTER_AUTH_SECRET=\"abc#def=\" # quoted hash\r\n"
+                     "EMPTY=\r\n".encode())
+    snapshot = load_snapshot("production", path)
+    assert dict(snapshot.variables) == {"NODE_ENV": "production", "CORS_ORIGIN": "https://stackfast.app",
+                                        "ALLOW_AUTH_BYPASS": "false", "BETTER_AUTH_SECRET": "abc#def=", "EMPTY": ""}
+
+
+def test_secret_strength_accepts_random_printable_strings_and_rejects_patterns():
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits + "!#%&()*+,-.:;<>?@[]^_{|}~"
+    printable = "".join(secrets.choice(alphabet) for _ in range(48))
+    assert secret_strength(printable).ok
+    assert not secret_strength(printable[:20]).ok                    # too short to hold 32 random bytes
+    assert not secret_strength("Abc123!@#$%^&*()xyz" * 3).ok          # one pattern repeated
+    assert not secret_strength("correct horse battery staple").ok    # words, spaces

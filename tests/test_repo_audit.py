@@ -1,5 +1,6 @@
 """Repo and docs audits (R1.1, R1.2, R2.4-R2.6, R4.1, R4.6, R7.1-R7.3, R7.5, R14.1-R14.5) and spec drift:
-the conforming fixture checkout passes, each broken variant flips exactly its criteria."""
+the conforming fixture checkout passes, each broken version flips exactly its criteria, and every
+harmless variant (another layout a conforming checkout may show) passes every check."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from fixtures.harness import failed, run_checks, verdicts
 from fixtures.stackfast_checkout import CHECKOUT_FAULTS, write_variant_checkout
 
 from stackfast_conformance import drift
-from stackfast_conformance.sample_checkout import SAMPLE_SPEC_MARKER, requirements_markdown
+from stackfast_conformance.sample_checkout import (
+    API_BUILD,
+    CHECKOUT_VARIANTS,
+    SAMPLE_SPEC_MARKER,
+    SNAPSHOT_VARIANTS,
+    checkout_files,
+    requirements_markdown,
+    variant_inputs,
+    write_checkout,
+)
 
 REPO_CRITERIA = ["R1.1", "R1.2", "R2.4", "R2.5", "R2.6", "R4.1", "R4.6", "R7.1", "R7.2", "R7.3", "R7.5",
                  "R14.1", "R14.2", "R14.3", "R14.4", "R14.5"]
@@ -154,3 +164,52 @@ def test_drift_command_exits_1_on_drift_and_0_without(tmp_path):
     _spec(tmp_path, requirements_markdown() + "6. THE API Service SHALL also do something new.\n")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "added R14.6" in proc.stdout
+
+
+# --- harmless variants: the false-alarm side of the repo and config audits ------------------------
+
+@pytest.mark.parametrize("variant", sorted(CHECKOUT_VARIANTS))
+def test_each_harmless_checkout_variant_passes_every_audit(tmp_path, variant):
+    from stackfast_conformance.repo_audit import AUDITS, RepoAudit, destructive_migrations
+
+    args = variant_inputs(variant, tmp_path)
+    audit = RepoAudit(args[args.index("--repo") + 1])
+    problems = {name: [str(p) for p in check(audit)] for name, check in AUDITS.items()}
+    assert {name: found for name, found in problems.items() if found} == {}
+    assert destructive_migrations(audit) == []
+    assert drift.compare(audit.root)["drifted"] is False
+
+
+def test_all_harmless_variants_together_pass_every_repo_and_config_check(pytester, tmp_path):
+    """Every checkout and snapshot variant at once, as the false-alarm matrix batches them."""
+    args = variant_inputs([*CHECKOUT_VARIANTS, *SNAPSHOT_VARIANTS], tmp_path / "inputs")
+    repo = args[args.index("--repo") + 1]
+    snapshots = [args[i + 1] for i, a in enumerate(args) if a == "--env-snapshot"]
+    assert any(s.endswith(".env") for s in snapshots) and any(s.endswith(".json") for s in snapshots)
+    record = run_checks(pytester, tmp_path / "report", f"--sf-repo={repo}",
+                        *(f"--sf-env-snapshot={s}" for s in snapshots), folders=("repo", "config"))
+    assert failed(record) == []
+    assert not [c["id"] for c in record["criteria"] if c["verdict"] == "ERROR"]
+    assert verdicts(record, REPO_CRITERIA) == dict.fromkeys(REPO_CRITERIA, "PASSED")
+
+
+@pytest.mark.parametrize(("command", "ok"), [
+    ("pnpm install --filter @stackfast/api... && pnpm --filter @stackfast/api build", True),
+    ("pnpm install --frozen-lockfile --filter @stackfast/api... && pnpm --filter @stackfast/api build", True),
+    ("corepack enable && pnpm i --prod=false --filter=@stackfast/api... && pnpm -r -F @stackfast/api run build", True),
+    ("pnpm --filter ./apps/api... install; pnpm -C apps/api build", True),
+    ("pnpm install && pnpm --filter @stackfast/api build", False),                     # no workspace filter
+    ("pnpm install --filter @stackfast/api && pnpm --filter @stackfast/api build", False),  # no `...`
+    ("pnpm install --filter @stackfast/api^... && pnpm --filter @stackfast/api build", False),  # deps only
+    ("pnpm install --filter @stackfast/api... && pnpm --filter @stackfast/web build", False),  # wrong package
+    ("pnpm install --filter @stackfast/api... || pnpm --filter @stackfast/api build", False),  # build on failure
+    ("pnpm --filter @stackfast/api build && pnpm install --filter @stackfast/api...", False),  # build first
+    ("pnpm install --filter '@stackfast/api... && pnpm build", False),                 # unbalanced quote
+])
+def test_build_commands_are_judged_by_meaning(tmp_path, command, ok):
+    from stackfast_conformance.repo_audit import RepoAudit, audit_api_service
+
+    files = checkout_files()
+    files["apps/api/railway.toml"] = files["apps/api/railway.toml"].replace(API_BUILD, command.replace('"', '\\"'))
+    problems = audit_api_service(RepoAudit(write_checkout(tmp_path, files)))
+    assert (problems == []) is ok, problems
