@@ -329,6 +329,7 @@ class SpaSignIn:
         self.refused: list[tuple[list[str], Any]] = []
         self.seen_set_cookies: list[Any] = []
         self.get_session_cookies: list[str] | None = None
+        self.get_session_url: str | None = None     # where the SPA's last get-session went (any origin)
         self.requests: list[tuple[str, str, int | None]] = []
         self.failed: list[tuple[str, str]] = []     # (url, why) of requests that failed in the browser
         self.stuck: str | None = None               # why the round trip did not come back, if it did not
@@ -415,6 +416,8 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
         url = request["url"].split("?", 1)[0]  # code/state of the OAuth hops are not kept
         last_hop[request_id] = len(seen.requests)
         seen.requests.append((request["method"], url, None))
+        if url.endswith("/api/auth/get-session") and request["method"] == "GET":
+            seen.get_session_url = url
         if url == api + "/api/auth/get-session" and request["method"] == "GET":
             extra = sent.get(event["requestId"]) or {}
             seen.get_session_cookies = [a["cookie"]["name"] for a in extra.get("associatedCookies") or []
@@ -423,3 +426,342 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
         method, url, _ = seen.requests[index]
         seen.requests[index] = (method, url, statuses.get(request_id))
     return seen
+
+
+# --- launching against any target: --connect-to and --ca-bundle, honoured ------------------------
+
+def target_launch_args(urls: Iterable[str], connect_to: Iterable[str] = (), ca_bundle: str | None = None,
+                       timeout: float = 10.0) -> list[str]:
+    """Chromium flags that reach ``urls`` as the harness does: ``--connect-to`` and ``--ca-bundle`` honoured.
+
+    ``--connect-to HOST:PORT:ADDR:APORT`` becomes ``--host-resolver-rules=MAP HOST:PORT ADDR:APORT``.
+    With ``--ca-bundle`` Chromium cannot be given the CA, so each https origin's served leaf is first
+    verified here with Python's ``ssl`` against the bundle (hostname included); only then is that leaf's
+    SPKI pinned with ``--ignore-certificate-errors-spki-list``. A leaf that does not verify raises
+    ``CertificateNotTrusted``: certificate errors are never ignored blindly.
+    """
+    from urllib.parse import urlsplit
+
+    rules = []
+    mapped: dict[tuple[str, int], tuple[str, int]] = {}
+    for item in connect_to:
+        parts = item.split(":")
+        if len(parts) != 4 or not parts[0] or not parts[1].isdigit():
+            continue  # the settings validated every item; an IPv6 address is not mapped here
+        host, port, addr, aport = parts
+        mapped[(host.lower(), int(port))] = (addr or host, int(aport or port))
+        rules.append(f"MAP {host}:{port} {addr or host}:{aport or port}")
+    args = [f"--host-resolver-rules={', '.join(rules)}"] if rules else []
+    if ca_bundle:
+        pins = []
+        for url in dict.fromkeys(urls):
+            parts = urlsplit(url)
+            if parts.scheme != "https" or not parts.hostname:
+                continue
+            host, port = parts.hostname.lower(), parts.port or 443
+            addr, aport = mapped.get((host, port), (host, port))
+            pins.append(verified_leaf_spki(host, addr, aport, ca_bundle, timeout))
+        if pins:
+            args.append(f"--ignore-certificate-errors-spki-list={','.join(dict.fromkeys(pins))}")
+    return args
+
+
+class CertificateNotTrusted(BrowserError):
+    """The leaf a host serves does not verify against ``--ca-bundle`` (so Chromium is not told to trust it)."""
+
+
+def verified_leaf_spki(host: str, addr: str, port: int, ca_bundle: str, timeout: float = 10.0) -> str:
+    """Base64 SHA-256 of the SPKI of the leaf ``addr:port`` serves for ``host``, after verifying it."""
+    import hashlib
+    import socket
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    context = ssl.create_default_context(cafile=ca_bundle)
+    try:
+        with socket.create_connection((addr, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateNotTrusted(f"the certificate {host} serves (at {addr}:{port}) does not verify against "
+                                    f"{ca_bundle}: {exc.verify_message or exc}") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise BrowserError(f"could not reach {host} at {addr}:{port} to read its certificate: {exc}") from None
+    if not der:
+        raise CertificateNotTrusted(f"{host} presented no certificate")
+    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+# --- HAR 1.2 from the Network domain --------------------------------------------------------------
+
+def _har_headers(headers: dict[str, Any] | None) -> list[dict[str, str]]:
+    out = []
+    for name, value in (headers or {}).items():
+        for line in str(value).split("\n"):  # CDP joins repeated headers (Set-Cookie) with newlines
+            out.append({"name": str(name), "value": line})
+    return out
+
+
+def _har_request_cookies(headers: list[dict[str, str]]) -> list[dict[str, str]]:
+    cookies = []
+    for h in headers:
+        if h["name"].lower() == "cookie":
+            for pair in h["value"].split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name:
+                    cookies.append({"name": name, "value": value})
+    return cookies
+
+
+def _har_response_cookies(headers: list[dict[str, str]]) -> list[dict[str, Any]]:
+    from stackfast_conformance.sessions import parse_set_cookie
+
+    cookies = []
+    for h in headers:
+        if h["name"].lower() == "set-cookie":
+            parsed = parse_set_cookie(h["value"])
+            if parsed is None:
+                continue
+            cookie: dict[str, Any] = {"name": parsed.name, "value": parsed.value}
+            for key, har_key in (("path", "path"), ("domain", "domain"), ("expires", "expires"),
+                                 ("samesite", "sameSite")):
+                if parsed.attribute(key):
+                    cookie[har_key] = parsed.attribute(key)
+            cookie["httpOnly"], cookie["secure"] = parsed.has("HttpOnly"), parsed.has("Secure")
+            cookies.append(cookie)
+    return cookies
+
+
+def _iso(wall_time: float | None) -> str:
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(wall_time, UTC) if wall_time else datetime.now(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_har(page: Page, bodies: bool = True) -> dict[str, Any]:
+    """The page's Network events so far as a HAR 1.2 log (as Chrome's "Save all as HAR with content").
+
+    Request headers come from ``requestWillBeSentExtraInfo`` (what went on the wire, ``Cookie``
+    included) and response headers from ``responseReceivedExtraInfo`` (``Set-Cookie`` included),
+    matched to the hops of one request id in order; a request the browser failed or blocked is an
+    entry with status 0 and ``response._error`` (plus ``_blockedReason`` / ``_corsError``), as
+    Chrome writes it. Response bodies of text answers are read with ``Network.getResponseBody``.
+    """
+    method_events: list[tuple[str, dict[str, Any]]] = []
+    with page.browser._lock:
+        for e in page.browser.events:
+            if e.get("sessionId") == page.session_id and str(e.get("method", "")).startswith("Network."):
+                method_events.append((e["method"], e.get("params", {})))
+    entries: list[dict[str, Any]] = []
+    hops: dict[str, list[dict[str, Any]]] = {}
+    sent_extra: dict[str, list[dict[str, Any]]] = {}
+    got_extra: dict[str, list[dict[str, Any]]] = {}
+
+    def close_hop(entry: dict[str, Any], response: dict[str, Any]) -> None:
+        entry["response"].update(status=int(response.get("status") or 0), statusText=response.get("statusText", ""),
+                                 httpVersion=response.get("protocol", "http/1.1").upper(),
+                                 headers=_har_headers(response.get("headers")))
+        entry["response"]["content"]["mimeType"] = response.get("mimeType", "")
+        entry["response"]["redirectURL"] = next((h["value"] for h in entry["response"]["headers"]
+                                                 if h["name"].lower() == "location"), "")
+        entry["_remote"] = response.get("remoteIPAddress")
+
+    for method, p in method_events:
+        rid = p.get("requestId", "")
+        if method == "Network.requestWillBeSent":
+            if p.get("redirectResponse") and hops.get(rid):
+                close_hop(hops[rid][-1], p["redirectResponse"])
+            request = p["request"]
+            url = request["url"] + request.get("urlFragment", "")
+            from urllib.parse import parse_qsl, urlsplit
+
+            entry: dict[str, Any] = {
+                "startedDateTime": _iso(p.get("wallTime")), "time": 0, "_resourceType": str(p.get("type", "")).lower(),
+                "request": {"method": request["method"], "url": url, "httpVersion": "HTTP/1.1",
+                            "headers": _har_headers(request.get("headers")), "cookies": [],
+                            "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query)],
+                            "headersSize": -1, "bodySize": len(request.get("postData", "") or "")},
+                "response": {"status": 0, "statusText": "", "httpVersion": "", "headers": [], "cookies": [],
+                             "content": {"size": 0, "mimeType": ""}, "redirectURL": "", "headersSize": -1,
+                             "bodySize": -1},
+                "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
+            }
+            if request.get("postData"):
+                entry["request"]["postData"] = {"mimeType": request.get("headers", {}).get("Content-Type", ""),
+                                                "text": request["postData"]}
+            hops.setdefault(rid, []).append(entry)
+            entries.append(entry)
+        elif method == "Network.requestWillBeSentExtraInfo":
+            sent_extra.setdefault(rid, []).append(p)
+        elif method == "Network.responseReceivedExtraInfo":
+            got_extra.setdefault(rid, []).append(p)
+        elif method == "Network.responseReceived" and hops.get(rid):
+            close_hop(hops[rid][-1], p["response"])
+            hops[rid][-1]["_finalHop"] = True
+        elif method == "Network.loadingFailed" and hops.get(rid):
+            last = hops[rid][-1]
+            last["response"]["_error"] = p.get("errorText", "")
+            if p.get("blockedReason"):
+                last["response"]["_blockedReason"] = p["blockedReason"]
+            cors = (p.get("corsErrorStatus") or {}).get("corsError")
+            if cors:
+                last["response"]["_corsError"] = cors
+        elif method == "Network.loadingFinished" and hops.get(rid):
+            hops[rid][-1]["_finished"] = True
+
+    for rid, chain in hops.items():
+        for entry, extra in zip(chain, sent_extra.get(rid, []), strict=False):
+            entry["request"]["headers"] = _har_headers(extra.get("headers"))
+        for entry, extra in zip(chain, got_extra.get(rid, []), strict=False):
+            if entry["response"].get("_error"):
+                continue
+            entry["response"]["headers"] = _har_headers(extra.get("headers"))
+            entry["response"]["status"] = int(extra.get("statusCode") or entry["response"]["status"])
+        for entry in chain:
+            entry["request"]["cookies"] = _har_request_cookies(entry["request"]["headers"])
+            entry["response"]["cookies"] = _har_response_cookies(entry["response"]["headers"])
+        last = chain[-1]
+        mime = last["response"]["content"]["mimeType"]
+        if bodies and last.pop("_finished", False) and ("json" in mime or mime.startswith("text/")):
+            try:
+                body = page.send("Network.getResponseBody", {"requestId": rid}, timeout=5)
+            except BrowserError:
+                continue
+            last["response"]["content"].update(text=body.get("body", ""), size=len(body.get("body", "")))
+            if body.get("base64Encoded"):
+                last["response"]["content"]["encoding"] = "base64"
+    for entry in entries:
+        entry.pop("_finished", None)
+        entry.pop("_finalHop", None)
+    version = page.browser.send("Browser.getVersion").get("product", "Chromium")
+    return {"log": {"version": "1.2", "creator": {"name": "stackfast-conformance", "version": "1"},
+                    "browser": {"name": "Chromium", "version": version}, "pages": [], "entries": entries}}
+
+
+def sanitize_har(har: dict[str, Any]) -> dict[str, Any]:
+    """``har`` as Chrome exports it by default: no Cookie, Set-Cookie or Authorization headers, no cookies."""
+    out = json.loads(json.dumps(har))
+    for entry in out["log"]["entries"]:
+        for side in ("request", "response"):
+            part = entry[side]
+            part["headers"] = [h for h in part["headers"]
+                               if h["name"].lower() not in ("cookie", "set-cookie", "authorization")]
+            part["cookies"] = []
+    return out
+
+
+# --- the live audit of a web app: what a visitor's browser sees, no sign-in -----------------------
+
+AUDIT_TIMEOUT_SECONDS = 20.0
+_VIOLATION_LISTENER = """
+window.__sfViolations = window.__sfViolations || [];
+document.addEventListener('securitypolicyviolation', (e) => window.__sfViolations.push({
+  directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI,
+  policy: e.originalPolicy, disposition: e.disposition, page: String(location.href)}));
+"""
+
+
+class WebAudit:
+    """What Chromium saw loading a web app and following its in-app links (no cookie value is kept).
+
+    ``requests``: dicts ``{method, url, type, status, error, blocked, cors, credentials, origin,
+    acao, acac}`` (``url`` without its query); ``violations``: CSP ``securitypolicyviolation``
+    events; ``console``: console errors and uncaught exceptions; ``visited``: the pages seen.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.violations: list[dict[str, Any]] = []
+        self.console: list[str] = []
+        self.visited: list[str] = []
+        self.har: dict[str, Any] | None = None
+        self.session_call: dict[str, Any] | None = None
+
+
+def _network_idle(page: Page, quiet: float = 0.5, timeout: float = AUDIT_TIMEOUT_SECONDS) -> bool:
+    """Wait (bounded) until every request has finished or failed and nothing new started for ``quiet`` s."""
+    deadline = time.monotonic() + timeout
+    last_count, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        started = {e["requestId"] for e in page.events("Network.requestWillBeSent")}
+        done = {e["requestId"] for m in ("Network.loadingFinished", "Network.loadingFailed")
+                for e in page.events(m)}
+        count = len(page.browser.events)
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        ready = _safe_evaluate(page, "document.readyState") == "complete"
+        if ready and started <= done and time.monotonic() - last_change >= quiet:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _collect_violations(page: Page, audit: WebAudit) -> None:
+    for violation in _safe_evaluate(page, "window.__sfViolations || []") or []:
+        if violation not in audit.violations:
+            audit.violations.append(violation)
+
+
+def audit_web_app(page: Page, web_url: str, max_links: int = 3, timeout: float = AUDIT_TIMEOUT_SECONDS
+                  ) -> WebAudit:
+    """Open ``web_url``, follow up to ``max_links`` same-origin in-app links, record what the browser saw."""
+    from urllib.parse import urlsplit
+
+    from stackfast_conformance.evidence import register_secret
+
+    audit = WebAudit()
+    page.send("Log.enable")
+    page.send("Page.addScriptToEvaluateOnNewDocument", {"source": _VIOLATION_LISTENER})
+    page.navigate(web_url)
+    _network_idle(page, timeout=timeout)
+    audit.visited.append(str(_safe_evaluate(page, "location.href")))
+    _collect_violations(page, audit)
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(web_url))
+    links = _safe_evaluate(page, "Array.from(document.querySelectorAll('a[href]')).map(a => a.href)") or []
+    followed = [u for u in dict.fromkeys(links) if u.startswith(origin + "/") and "/api/" not in u
+                and u.split("#", 1)[0] != audit.visited[0].split("#", 1)[0]][:max_links]
+    for url in followed:
+        clicked = _safe_evaluate(page, "(() => { const a = Array.from(document.querySelectorAll('a[href]'))"
+                                       f".find(a => a.href === {json.dumps(url)}); if (!a) return false;"
+                                       " a.click(); return true; })()")
+        if not clicked:
+            page.navigate(url)
+        _network_idle(page, timeout=timeout)
+        audit.visited.append(str(_safe_evaluate(page, "location.href")))
+        _collect_violations(page, audit)
+
+    for event in page.events("Log.entryAdded"):
+        entry = event.get("entry", {})
+        if entry.get("level") == "error":
+            audit.console.append(f"[{entry.get('source')}] {entry.get('text', '')}"[:400])
+    for event in page.events("Runtime.consoleAPICalled"):
+        if event.get("type") == "error":
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in event.get("args", []))
+            audit.console.append(f"[console] {text}"[:400])
+    for event in page.events("Runtime.exceptionThrown"):
+        details = event.get("exceptionDetails", {})
+        audit.console.append(f"[exception] {details.get('exception', {}).get('description') or details.get('text')}"
+                             [:400])
+    audit.har = record_har(page, bodies=False)
+    for entry in audit.har["log"]["entries"]:
+        request, response = entry["request"], entry["response"]
+        for cookie in request["cookies"] + response["cookies"]:
+            register_secret(str(cookie.get("value", "")))
+
+        def header(headers: list[dict[str, str]], name: str) -> str | None:
+            return next((h["value"] for h in headers if h["name"].lower() == name), None)
+
+        audit.requests.append({
+            "method": request["method"], "url": request["url"].split("?", 1)[0], "type": entry["_resourceType"],
+            "status": response["status"] or None, "error": response.get("_error"),
+            "blocked": response.get("_blockedReason"), "cors": response.get("_corsError"),
+            "credentials": bool(request["cookies"]), "origin": header(request["headers"], "origin"),
+            "acao": header(response["headers"], "access-control-allow-origin"),
+            "acac": header(response["headers"], "access-control-allow-credentials"),
+        })
+    return audit

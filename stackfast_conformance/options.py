@@ -90,6 +90,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("attestations", "--attestations", "STACKFAST_ATTESTATIONS", "path", None,
            "attestations.yaml recording manual confirmations."),
     Option("waivers", "--waivers", "STACKFAST_WAIVERS", "path", None, "waivers.yaml listing known failures."),
+    Option("har", "--har", "STACKFAST_HAR", "list", (),
+           "HAR 1.2 file of a sign-in recorded in a real browser, exported with sensitive data (repeatable)."),
     Option("allow_production_actions", "--allow-production-action", "STACKFAST_ALLOW_PRODUCTION_ACTIONS", "list", (),
            "Operator actions (e.g. restart-api) that may run against the production profile; the production "
            "profile runs none unless named here (repeatable, comma or space separated)."),

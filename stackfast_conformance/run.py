@@ -66,6 +66,10 @@ def load_run_inputs(settings: Settings) -> dict[str, Any]:
         from stackfast_conformance.snapshots import load_snapshots
 
         load_snapshots(settings.env_snapshot)
+    if settings.har:
+        from stackfast_conformance.har import load_hars
+
+        inputs["har"] = load_hars(settings.har)  # registers every cookie value and token with the masker
     if settings.repo and not Path(settings.repo).is_dir():
         raise ValueError(f"--repo: {settings.repo} is not a directory; give the path of a Stackfast checkout")
     return inputs

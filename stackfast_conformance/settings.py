@@ -72,6 +72,7 @@ class Settings:
     baseline: str | None = None
     attestations: str | None = None
     waivers: str | None = None
+    har: tuple[str, ...] = ()
     allow_production_actions: tuple[str, ...] = ()
     reference_db_retry_seconds: int = 30
     # not options: derived or from the profile file

@@ -177,9 +177,10 @@ class Supervisor:
 
     def _web_env(self, stack: Stack, build: int, port: int) -> dict[str, str]:
         extra: dict[str, str] = {}
-        if stack.name == "local-dev" or (stack.name == "production" and "web-proxies-api" in self.faults):
+        same_origin = stack.name == "production" and "web-spa-same-origin-api" in self.faults
+        if stack.name == "local-dev" or same_origin or (stack.name == "production" and "web-proxies-api" in self.faults):
             extra = {"WEB_ROUTES_FILE": str(self.routes_file), "WEB_PROXY_HOST": stack.api_route_key}
-        api_base = "" if stack.name == "local-dev" else stack.api_origin
+        api_base = "" if stack.name == "local-dev" or same_origin else stack.api_origin
         return self._child_env(PORT=str(port), BUILD_ID=f"web-build-{build}", WEB_API_BASE=api_base, **extra)
 
     def _outage_flag(self, stack: Stack) -> Path:

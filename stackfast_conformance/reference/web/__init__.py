@@ -9,7 +9,12 @@ a static host does not proxy. With WEB_PROXY_API set (local-dev's Vite proxy, or
 Environment: PORT, BUILD_ID, WEB_API_BASE, WEB_PROXY_API (a URL) or WEB_ROUTES_FILE +
 WEB_PROXY_HOST (look the API up in the edge's routes file per request), REF_FAULTS
 (``web-serves-api-health``: answer ``GET /health`` with ``OK`` like the API; ``web-dev-server``:
-behave like Vite's dev server, serving ``/@vite/client`` and loading it from index.html).
+behave like Vite's dev server, serving ``/@vite/client`` and loading it from index.html;
+``web-csp-omits-api``: the page's Content-Security-Policy ``connect-src`` leaves out the API origin;
+``web-spa-same-origin-api`` is the supervisor's: an empty WEB_API_BASE plus the proxy).
+
+Every page carries a Content-Security-Policy whose ``connect-src`` lists ``'self'`` and the API
+origin the bundle calls (a conforming build may also send none: the browser then allows any origin).
 """
 
 from __future__ import annotations
@@ -34,9 +39,19 @@ def render(build_id: str, api_base: str) -> tuple[str, str, bytes]:
     return html, bundle, js.encode()
 
 
+def content_security_policy(api_base: str, faults: frozenset[str]) -> str:
+    """The page's CSP: scripts and everything else from the web origin, fetches also to the API origin."""
+    connect = ["'self'"]
+    if api_base and "web-csp-omits-api" not in faults:
+        connect.append(api_base.rstrip("/"))
+    return (f"default-src 'self'; connect-src {' '.join(connect)}; base-uri 'self'; object-src 'none'; "
+            "frame-ancestors 'none'")
+
+
 class WebApp:
     def __init__(self, build_id: str, api_base: str, proxy_api: Callable[[], str | None] | None,
                  faults: frozenset[str]) -> None:
+        self.csp = content_security_policy(api_base, faults)
         self.html, self.bundle, self.js = render(build_id, api_base)
         if "web-dev-server" in faults:
             self.html = self.html.replace("<head>", '<head>\n  <script type="module" src="/@vite/client"></script>', 1)
@@ -65,7 +80,8 @@ class WebApp:
         if path == f"/assets/{self.bundle}":
             return Response(self.js, media_type="text/javascript; charset=utf-8",
                             headers={"cache-control": "public, max-age=31536000, immutable"})
-        return Response(self.html, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
+        return Response(self.html, media_type="text/html; charset=utf-8",
+                        headers={"cache-control": "no-cache", "content-security-policy": self.csp})
 
     async def _proxy(self, request: Request) -> Response:
         if self._client is None:

@@ -46,4 +46,33 @@ document.getElementById("sign-in").addEventListener("click", async () => {
   if (answer.url) { window.location.href = answer.url; }
 });
 
+// In-app navigation (no reload): /catalog lists the categories from the API (a public read route).
+async function route() {
+  const view = document.getElementById("view");
+  if (window.location.pathname === "/catalog") {
+    view.dataset.ready = "0";
+    try {
+      const categories = await fetch(API_BASE + "/api/v1/categories");
+      await show("view", categories);
+    } catch (error) {
+      view.textContent = "error " + error;
+    } finally {
+      view.dataset.ready = "1";
+    }
+  } else {
+    view.textContent = "home";
+    view.dataset.ready = "1";
+  }
+}
+
+document.querySelectorAll("a[data-nav]").forEach((link) => {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    window.history.pushState({}, "", link.getAttribute("href"));
+    route();
+  });
+});
+window.addEventListener("popstate", route);
+
+route();
 load();
