@@ -2,7 +2,9 @@
 directly instead of proxying it (R3.7).
 
 R3.1 is read from the start of a sign-in: POST /api/auth/sign-in/social answers with GitHub's
-authorize URL, whose ``redirect_uri`` is the callback registered in the OAuth app. Starting a
+authorize URL, whose ``redirect_uri`` is the callback registered in the OAuth app (from an accepted
+start: with callbackURL "/" when Better Auth refuses the web origin). R3.8 begins with that start as
+the SPA sends it: a refusal (403 INVALID_CALLBACK_URL) means no user can sign in from the web app. Starting a
 sign-in stores one short-lived OAuth state on the API and nothing else, as a visitor's click does.
 """
 
@@ -16,6 +18,7 @@ from _applicability import require_applicable
 
 from stackfast_conformance.checks import expect, not_applicable
 from stackfast_conformance.failures import CouldNotDecide
+from stackfast_conformance.sessions import start_sign_in, start_sign_in_accepted
 
 CALLBACK_PATH = "/api/auth/callback/github"
 # API paths a proxying web host would forward (read routes; no quota is spent on a static host)
@@ -36,26 +39,42 @@ def _origin(url: str | None, what: str) -> str:
 
 
 @pytest.mark.requirement("R3.1")
-def test_sign_in_redirect_uri_is_the_api_callback(http, target, fresh_identity):
+def test_sign_in_redirect_uri_is_the_api_callback(http, target, fresh_identity, recorder):
     """The GitHub authorize URL's redirect_uri is exactly <expected API origin>/api/auth/callback/github."""
     api_origin = _origin(target.expected_api_origin, "api")
     web_origin = _origin(target.expected_web_origin, "web")
-    r = http.post("/api/auth/sign-in/social", json={"provider": "github", "callbackURL": web_origin},
-                  identity=fresh_identity())
-    authorize = r.headers.get("location", "") if r.status_code in (301, 302, 303, 307, 308) else ""
-    if not authorize:
-        try:
-            data = r.json()
-        except ValueError:
-            data = None
-        authorize = data.get("url", "") if isinstance(data, dict) else ""
-    if not authorize:
-        raise CouldNotDecide(f"POST /api/auth/sign-in/social gave no authorize URL (status {r.status_code}, "
-                             f"body {r.text[:120]!r}); is auth ready?", r.exchange.curl)
+    # decided from an accepted start: when the web app's callbackURL is refused (R3.8's business),
+    # the relative callbackURL "/" shows the same redirect_uri
+    start, refused = start_sign_in_accepted(http, web_origin, identity=fresh_identity())
+    if refused is not None:
+        recorder.notes.append(f"the web app's sign-in start was refused ({refused.describe()}); R3.1 decided "
+                              f"from the start with callbackURL {start.callback_url!r}")
+    r = start.response
+    if not start.accepted:
+        raise CouldNotDecide(f"POST /api/auth/sign-in/social gave no authorize URL ({start.describe()}"
+                             + (f"; first {refused.describe()}" if refused else "") + "); is auth ready?",
+                             r.exchange.curl)
+    authorize = start.authorize_url or ""
     redirect_uris = parse_qs(urlsplit(authorize).query).get("redirect_uri", [])
     wanted = api_origin + CALLBACK_PATH
     expect(redirect_uris == [wanted], "R3.1", expected=f"redirect_uri={wanted}",
            seen=f"redirect_uri={redirect_uris or '(none)'} in {authorize[:200]}", response=r)
+
+
+@pytest.mark.requirement("R3.8")
+def test_sign_in_starts_from_the_web_app(http, target, fresh_identity):
+    """POST /api/auth/sign-in/social as the SPA sends it (Origin and callbackURL: the web origin) is accepted
+    with GitHub's authorize URL; a refusal (e.g. 403 INVALID_CALLBACK_URL: the web origin is not trusted)
+    means no user can start a sign-in from the web app."""
+    web_origin = _origin(target.expected_web_origin, "web")
+    start = start_sign_in(http, web_origin, identity=fresh_identity())
+    if not start.accepted and not start.refused:
+        raise CouldNotDecide(f"POST /api/auth/sign-in/social gave no authorize URL ({start.describe()}); "
+                             "is auth ready?", start.response.exchange.curl)
+    expect(start.accepted, "R3.8",
+           expected=f"the sign-in start from the web app (Origin and callbackURL {web_origin}) accepted: 200 with "
+                    "GitHub's authorize URL",
+           seen=f"{start.describe()}: no user can start a sign-in from the web app", response=start.response)
 
 
 @pytest.mark.requirement("R3.7")

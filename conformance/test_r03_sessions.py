@@ -3,7 +3,9 @@ requests with a real session (R3.8), and local development's same-origin setup (
 
 The cookie's attributes are visible only on the Set-Cookie of a sign-in, which the harness can
 drive only through the embedded reference's fake GitHub; against a deployed target R3.3/R3.4 are
-SKIPPED with that reason (see the browser check, test_r03_browser.py, for the browser's view).
+SKIPPED with that reason, and the reason carries what the sign-in start's state cookie
+(``__Secure-better-auth.state``) shows about Better Auth's cookie configuration (see the browser
+check, test_r03_browser.py, and ``--har`` for what decides it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import pytest
 
 from stackfast_conformance.checks import expect, fail, not_applicable
 from stackfast_conformance.failures import CouldNotDecide
-from stackfast_conformance.sessions import advisory_cookie_problems, sign_in_through_oauth
+from stackfast_conformance.sessions import (
+    advisory_cookie_problems,
+    sign_in_through_oauth,
+    start_sign_in_accepted,
+    state_cookie_evidence,
+)
 
 BLUEPRINT_BODY = {"idea": "conformance check: credentialed cross-origin request", "constraints": []}
 
@@ -25,11 +32,20 @@ def _production_only(target, criterion: str) -> None:
         not_applicable(f"{criterion} is about production; the target is {target.environment}")
 
 
-def _sign_in(target, http, fresh_identity):
+def _sign_in(target, http, fresh_identity, recorder):
     if target.reference is None:
-        pytest.skip("the session cookie's attributes show only on a sign-in's Set-Cookie, and the harness "
-                    "can complete GitHub OAuth only on the embedded reference; check the cookie in a "
-                    "browser's DevTools and attest it")
+        # the start of a sign-in needs no GitHub account: its state cookie shows Better Auth's cookie
+        # configuration, which the session cookie shares (evidence, not a verdict)
+        start, refused = start_sign_in_accepted(http, target.expected_web_origin, identity=fresh_identity())
+        if start.accepted:
+            evidence = state_cookie_evidence(start, target.expected_cookie_domain)
+        else:
+            evidence = f"the sign-in start was not accepted ({start.describe()}), so no state cookie was seen"
+        if refused is not None:
+            evidence += f" (the web app's own start was refused: {refused.describe()})"
+        recorder.mark("note", f"state cookie evidence: {evidence}")
+        pytest.skip("the session cookie's attributes show only on the OAuth callback's Set-Cookie, and the harness "
+                    "can complete GitHub OAuth only on the embedded reference; " + evidence)
     return sign_in_through_oauth(http, target.expected_web_origin, identity=fresh_identity())
 
 
@@ -64,10 +80,11 @@ def _advise_other_cookies(sign_in, target, findings) -> None:
 
 
 @pytest.mark.requirement("R3.3")
-def test_production_session_cookie_is_secure_httponly_samesite_none(target, http, fresh_identity, findings):
+def test_production_session_cookie_is_secure_httponly_samesite_none(target, http, fresh_identity, findings,
+                                                                     recorder):
     """The session cookie set by the OAuth callback carries Secure, HttpOnly and SameSite=None."""
     _production_only(target, "R3.3")
-    sign_in = _sign_in(target, http, fresh_identity)
+    sign_in = _sign_in(target, http, fresh_identity, recorder)
     cookie = _session_cookie(sign_in, "R3.3")
     missing = cookie.missing_production_flags()
     _advise_other_cookies(sign_in, target, findings)
@@ -76,10 +93,10 @@ def test_production_session_cookie_is_secure_httponly_samesite_none(target, http
 
 
 @pytest.mark.requirement("R3.4")
-def test_production_session_cookie_domain_is_parent_domain(target, http, fresh_identity):
+def test_production_session_cookie_domain_is_parent_domain(target, http, fresh_identity, recorder):
     """The session cookie carries Domain=.stackfast.app (shared by the web and API hosts)."""
     _production_only(target, "R3.4")
-    sign_in = _sign_in(target, http, fresh_identity)
+    sign_in = _sign_in(target, http, fresh_identity, recorder)
     cookie = _session_cookie(sign_in, "R3.4")
     wanted = target.expected_cookie_domain
     expect(cookie.domain == wanted.lstrip(".").lower(), "R3.4",

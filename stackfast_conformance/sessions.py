@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 from stackfast_conformance.evidence import register_secret
 from stackfast_conformance.failures import CouldNotDecide
 
-__all__ = ["DEFAULT_SESSION_COOKIE_NAME", "NO_SESSION_SOURCE", "Session", "SetCookie", "SignIn",
-           "advisory_cookie_problems", "is_session_cookie", "obtain_session", "parse_set_cookie",
-           "session_from_env", "set_cookies_of", "sign_in_through_oauth"]
+__all__ = ["DEFAULT_SESSION_COOKIE_NAME", "NO_SESSION_SOURCE", "Session", "SetCookie", "SignIn", "SignInStart",
+           "advisory_cookie_problems", "authorize_url_of", "is_session_cookie", "obtain_session",
+           "parse_set_cookie", "session_from_env", "set_cookies_of", "sign_in_through_oauth", "start_sign_in",
+           "start_sign_in_accepted", "state_cookie_evidence"]
 
 DEFAULT_SESSION_COOKIE_NAME = "__Secure-better-auth.session_token"
 NO_SESSION_SOURCE = ("no session source: this target is not the embedded reference (whose fake GitHub "
@@ -142,6 +143,7 @@ class SignIn:
     responses: list[Any]                                   # the httpx responses, in order
     cookies: list[tuple[Any, SetCookie]]                   # (response that set it, cookie)
     landed_at: str | None                                  # the Location the callback sent the browser to
+    refused_start: SignInStart | None = None               # the web app's start, when it was refused (R3.8)
 
     @property
     def session_cookie(self) -> SetCookie | None:
@@ -177,6 +179,108 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+SIGN_IN_PATH = "/api/auth/sign-in/social"
+RELATIVE_CALLBACK = "/"
+
+
+@dataclass
+class SignInStart:
+    """One ``POST /api/auth/sign-in/social``: Better Auth answers 200 ``{url, redirect}`` (and ``Location``)
+    with GitHub's authorize URL, or refuses, e.g. 403 ``{"message":"Invalid callbackURL",
+    "code":"INVALID_CALLBACK_URL"}`` when the callbackURL's origin is not among its trusted origins."""
+
+    response: Any
+    callback_url: str
+    authorize_url: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.authorize_url is not None
+
+    @property
+    def refused(self) -> bool:
+        """A 4xx answer: the target understood the request and declined it (not an outage)."""
+        return not self.accepted and 400 <= self.response.status_code < 500
+
+    def describe(self) -> str:
+        r = self.response
+        return f"{r.status_code} {r.text[:160]!r} for callbackURL {self.callback_url!r}"
+
+    def state_cookies(self) -> list[SetCookie]:
+        """Better Auth's OAuth state cookie(s) (``__Secure-better-auth.state``), values never shown."""
+        return [c for c in set_cookies_of(self.response) if c.name.lower().endswith(".state")]
+
+
+def authorize_url_of(response: Any) -> str | None:
+    """GitHub's authorize URL from a sign-in start: the ``Location`` header, else the JSON ``url``."""
+    location = response.headers.get("location", "")
+    if location.startswith(("http://", "https://")) and (response.status_code in (301, 302, 303, 307, 308)
+                                                          or response.status_code == 200):
+        return location
+    if response.status_code != 200:
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    url = data.get("url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+
+def start_sign_in(http: Any, web_origin: str, *, callback_url: str | None = None, base: str = "api",
+                  identity: str | None = None) -> SignInStart:
+    """``POST /api/auth/sign-in/social`` as the SPA on ``web_origin`` sends it (callbackURL: the web origin)."""
+    callback = callback_url or web_origin
+    response = http.post(SIGN_IN_PATH, base=base, headers={"origin": web_origin}, identity=identity,
+                         json={"provider": "github", "callbackURL": callback})
+    for cookie in set_cookies_of(response):
+        _protect(cookie.value)
+    return SignInStart(response, callback, authorize_url_of(response))
+
+
+def start_sign_in_accepted(http: Any, web_origin: str, *, base: str = "api", identity: str | None = None,
+                           ) -> tuple[SignInStart, SignInStart | None]:
+    """(the start to continue from, the web app's refused start or None).
+
+    First as the SPA sends it (callbackURL = the web origin); when that is refused (4xx, e.g. the web
+    origin is not a trusted origin), again with the relative callbackURL "/" Better Auth always
+    accepts, so what the start shows (redirect_uri, cookies) can still be judged; the refusal itself is
+    R3.8's evidence (no user can start a sign-in from the web app).
+    """
+    first = start_sign_in(http, web_origin, base=base, identity=identity)
+    if first.accepted or not first.refused:
+        return first, None
+    return start_sign_in(http, web_origin, callback_url=RELATIVE_CALLBACK, base=base, identity=identity), first
+
+
+def state_cookie_evidence(start: SignInStart, expected_domain: str | None) -> str:
+    """What the sign-in start's state cookie shows about the session cookie, and what would decide it.
+
+    Better Auth sets every cookie it issues with the same configured attributes (its cookie defaults,
+    ``advanced.defaultCookieAttributes``, ``crossSubDomainCookies``), so the state cookie a deployed
+    target sets on every sign-in start predicts the session cookie's (R3.3, R3.4) without signing in.
+    A prediction is no verdict: the session cookie's own Set-Cookie (a HAR of a real sign-in) decides.
+    """
+    decide = ("to decide, give a HAR of a real sign-in recorded in a browser (--har FILE, exported with "
+              "sensitive data): its OAuth callback carries the session cookie's Set-Cookie")
+    cookies = start.state_cookies()
+    if not cookies:
+        names = ", ".join(c.name for c in set_cookies_of(start.response)) or "none"
+        return f"the sign-in start set no Better Auth state cookie (cookies set: {names}); {decide}"
+    cookie = cookies[0]
+    missing = cookie.missing_production_flags()
+    r33 = "R3.3 would pass" if not missing else f"R3.3 would fail (it lacks {', '.join(missing)})"
+    wanted = (expected_domain or "").lstrip(".").lower()
+    if not cookie.has("domain"):
+        r34 = "R3.4 would fail (no Domain: a host-only cookie)"
+    elif wanted and cookie.domain == wanted:
+        r34 = "R3.4 would pass"
+    else:
+        r34 = f"R3.4 would fail (Domain={cookie.attribute('domain')})"
+    return (f"the sign-in start set `{cookie.describe()}`; Better Auth gives the session cookie the same "
+            f"configured attributes, which suggests {r33} and {r34}; {decide}")
+
+
 def sign_in_through_oauth(http: Any, web_origin: str, *, base: str = "api", identity: str | None = None,
                           ) -> SignIn:
     """Drive ``POST /api/auth/sign-in/social`` -> provider authorize -> API callback, as a browser would.
@@ -186,20 +290,15 @@ def sign_in_through_oauth(http: Any, web_origin: str, *, base: str = "api", iden
     each hop is recorded by ``http``. A step that does not answer as expected raises
     ``CouldNotDecide`` naming the step (the target cannot be judged without a session).
     """
-    headers = {"origin": web_origin}
-    start = http.post("/api/auth/sign-in/social", base=base, headers=headers, identity=identity,
-                      json={"provider": "github", "callbackURL": web_origin})
+    began, refused = start_sign_in_accepted(http, web_origin, base=base, identity=identity)
+    start = began.response
     responses = [start]
     cookies = [(start, c) for c in set_cookies_of(start)]
-    for _, cookie in cookies:
-        _protect(cookie.value)
-    try:
-        url = start.json().get("url") if start.status_code == 200 else None
-    except ValueError:
-        url = None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise CouldNotDecide(f"could not start the OAuth sign-in: POST /api/auth/sign-in/social answered "
-                             f"{start.status_code} without an authorize URL", start.exchange.curl)
+    url = began.authorize_url
+    if url is None:
+        also = f" (the web app's start was refused first: {refused.describe()})" if refused else ""
+        raise CouldNotDecide(f"could not start the OAuth sign-in: POST {SIGN_IN_PATH} answered "
+                             f"{began.describe()} without an authorize URL{also}", start.exchange.curl)
     landed_at = None
     for _hop in range(MAX_REDIRECTS):
         response = http.get(url, identity=identity)
@@ -214,7 +313,7 @@ def sign_in_through_oauth(http: Any, web_origin: str, *, base: str = "api", iden
         if _origin(url) == web_origin.rstrip("/") and "/api/auth/callback/" not in url:
             landed_at = url
             break
-    return SignIn(responses, cookies, landed_at)
+    return SignIn(responses, cookies, landed_at, refused)
 
 
 def session_from_env(raw: str) -> Session:

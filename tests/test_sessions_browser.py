@@ -141,3 +141,47 @@ def test_html_report_renders_in_chromium_and_the_failed_filter_hides_passed_rows
     assert filtered == ["FAILED"], filtered  # R3.4 only; every passed row is hidden
     assert (tmp_path / "report-all.png").stat().st_size > 10_000
     print(f"screenshots: {tmp_path / 'report-all.png'} {tmp_path / 'report-failed.png'}")
+
+
+def _deployed_args(ref) -> list[str]:
+    """The reference addressed as any deployed target: URLs, --connect-to, --ca-bundle (no embedded shortcut)."""
+    args = ["--api", ref.api_url, "--web", ref.web_url, "--ca-bundle", str(ref.ca_bundle)]
+    for item in ref.connect_to:
+        args += ["--connect-to", item]
+    return args
+
+
+SIGN_IN_CHECKS = ["--", "-k", "test_r03_sessions or test_r03_oauth"]
+
+
+@pytest.mark.parametrize("fault", [None, "auth-untrusted-web-origin"])
+def test_deployed_target_skips_the_cookie_criteria_with_the_state_cookie_as_evidence(fault, tmp_path: Path) -> None:
+    """Issue 12 facts 7 and 8, against the reference addressed as a deployed target (no fake-GitHub shortcut):
+    R3.3/R3.4 stay SKIPPED, and the reason carries the sign-in start's __Secure-better-auth.state attributes,
+    what they suggest for the session cookie and what decides it (--har). With the web origin untrusted,
+    R3.8 FAILS on the 403 INVALID_CALLBACK_URL and R3.1 is still decided from callbackURL "/"."""
+    from stackfast_conformance.reference import start_reference
+
+    with start_reference(window_seconds=2, staging=False, faults=(fault,) if fault else ()) as ref:
+        code, record, output = run_harness([*_deployed_args(ref), "--criteria", "R3.1,R3.3,R3.4,R3.8",
+                                            *SIGN_IN_CHECKS], tmp_path)
+    verdicts = _verdicts(record)
+    criteria = {c["id"]: c for c in record["criteria"]}
+    for cid in ("R3.3", "R3.4"):
+        reason = criteria[cid]["reason"]
+        assert verdicts[cid] == "SKIPPED", output[-3000:]
+        assert "__Secure-better-auth.state=***" in reason, reason
+        assert "SameSite=None" in reason and "Domain=.stackfast.app" in reason and "HttpOnly" in reason, reason
+        assert "R3.3 would pass" in reason and "R3.4 would pass" in reason and "--har" in reason, reason
+    assert verdicts["R3.1"] == "PASSED", output[-3000:]
+    start_check = next(c for c in record["checks"] if c["name"] == "test_sign_in_starts_from_the_web_app")
+    if fault is None:
+        assert verdicts["R3.8"] == "PASSED" and code == 0, output[-3000:]
+    else:
+        assert verdicts["R3.8"] == "FAILED", output[-3000:]
+        assert start_check["outcome"] == "failed"
+        seen = start_check["failure"]["seen"]
+        assert "403" in seen and "INVALID_CALLBACK_URL" in seen, seen
+        oauth = next(c for c in record["checks"] if c["name"] == "test_sign_in_redirect_uri_is_the_api_callback")
+        assert any("refused" in note for note in oauth.get("notes") or []), oauth
+    _assert_no_cookie_value(tmp_path)

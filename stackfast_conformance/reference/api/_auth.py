@@ -140,6 +140,8 @@ class AuthService:
         except DatabaseUnavailable:
             return _http.error(request, 503, "database unavailable")
         if session is None:
+            if config.has("generation-503-auth-not-configured"):  # harmless variant: upstream without a database
+                return _http.error(request, 503, "Authentication is not configured")
             return _http.error(request, 401, "authentication required")
         return session
 
@@ -170,11 +172,26 @@ class AuthService:
         return f"{self._config.better_auth_url}/api/auth/callback/github"
 
     def _trusted_callback(self, callback: str) -> str | None:
+        """Better Auth's trusted origins: BETTER_AUTH_URL and CORS_ORIGIN (the web app), relative paths always.
+
+        Fault ``auth-untrusted-web-origin``: the web origin is missing from the trusted origins, so the
+        SPA's callbackURL is refused (403 INVALID_CALLBACK_URL) and a relative one lands on the API host.
+        """
+        untrusted_web = self._config.has("auth-untrusted-web-origin")
         if callback.startswith("/") and not callback.startswith("//"):
-            return self._config.cors_origin + callback
+            return (self._config.better_auth_url if untrusted_web else self._config.cors_origin) + callback
         parts = urlsplit(callback)
         origin = f"{parts.scheme}://{parts.netloc}"
-        return callback if origin in (self._config.cors_origin, self._config.better_auth_url) else None
+        trusted = (self._config.better_auth_url,) if untrusted_web else (self._config.cors_origin,
+                                                                         self._config.better_auth_url)
+        return callback if origin in trusted else None
+
+    def _state_cookie(self, state: str) -> str:
+        """Better Auth's OAuth state cookie: 5 minutes, with the attributes every one of its cookies gets."""
+        config = self._config
+        name = ("__Secure-" if config.secure_cookie_prefix else "") + "better-auth.state"
+        session_attributes = self._cookie_header("x", 300).split("; ", 1)[1]  # Path, Max-Age, flags, Domain
+        return f"{name}={state}.{self._sign(state)}; {session_attributes}"
 
     async def sign_in_social(self, request: Request) -> Response:
         body = await read_json(request)
@@ -182,8 +199,8 @@ class AuthService:
         if problem:
             return _http.error(request, 400, problem)
         callback = self._trusted_callback(body.get("callbackURL") or self._config.cors_origin)
-        if callback is None:
-            return _http.error(request, 403, "invalid callbackURL")
+        if callback is None:  # Better Auth's own error shape (not the API's {error, requestId})
+            return JSONResponse({"message": "Invalid callbackURL", "code": "INVALID_CALLBACK_URL"}, status_code=403)
         state = secrets.token_urlsafe(24)
         assert self.db is not None
         await self.db.run(
@@ -201,7 +218,10 @@ class AuthService:
             },
             quote_via=quote,
         )
-        return JSONResponse({"url": f"{self._config.github_authorize_url}?{query}", "redirect": True})
+        authorize = f"{self._config.github_authorize_url}?{query}"
+        response = JSONResponse({"url": authorize, "redirect": True}, headers={"Location": authorize})
+        response.headers.append("Set-Cookie", self._state_cookie(state))
+        return response
 
     async def callback_github(self, request: Request) -> Response:
         code = request.query_params.get("code", "")

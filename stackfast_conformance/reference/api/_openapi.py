@@ -202,7 +202,14 @@ def build_openapi(config: ApiConfig) -> dict[str, Any]:
                         }
                     ),
                     "400": _error("Invalid body"),
-                    "403": _error("Untrusted callbackURL"),
+                    "403": _json(  # Better Auth's own error shape
+                        {
+                            "type": "object",
+                            "required": ["message", "code"],
+                            "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+                        },
+                        "Untrusted callbackURL (INVALID_CALLBACK_URL)",
+                    ),
                     "503": auth_unavailable,
                 },
             }
