@@ -21,6 +21,7 @@ fresh identity is never evidence against the limit itself).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -282,17 +283,18 @@ def wait_for_reset(retry_after: int | None, window_seconds: float, recorder: Any
 class _PlanFile:
     """The run's quota plan on disk, shared by every process of the run (xdist workers) under a lock.
 
-    ``<report dir>/.quota-plan/<run>.json``; the run is pytest-xdist's run id (one per phase), else the
-    process. Holding the lock, the first quota check probes (and, for a shared bucket, gathers the
-    shared evidence); every other check waits for the lock and reads what it found.
+    ``<report dir>/.quota-plan/plan-<target hash>.json`` (one report dir per run, shared by the CLI's two phases, so
+    the serial phase does not probe again); without a report dir, one per process. Holding the lock,
+    the first quota check probes (and, for a shared bucket, gathers the shared evidence); every other
+    check waits for the lock and reads what it found.
     """
 
     def __init__(self, target: Any) -> None:
         report_dir = getattr(getattr(target, "settings", None), "report_dir", None)
-        directory = Path(report_dir) if report_dir else Path(tempfile.gettempdir())
-        run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+        directory = Path(report_dir) if report_dir else Path(tempfile.gettempdir()) / f"stackfast-{os.getpid()}"
         self.directory = directory / ".quota-plan"
-        self.path = self.directory / f"{run}.json"
+        key = f"{getattr(target, 'api_url', '')}|{getattr(target, 'window_seconds', '')}"
+        self.path = self.directory / f"plan-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
 
     @contextmanager
     def locked(self) -> Iterator[dict[str, Any]]:

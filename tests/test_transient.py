@@ -1,0 +1,110 @@
+"""Transient faults are not verdicts (issue 16 items 1 and 4), against the real reference.
+
+- classification: an edge's 502/503/504 page is a gateway error; the API's own 503 (JSON, or a
+  /health that answers "Service Unavailable" itself) stays evidence;
+- behind the ``flaky-edge`` variant at a high rate, disturbed checks end ERROR transient, never FAILED;
+- a fault is still FAILED through a flaky edge when its evidence is clean;
+- behind ``xff-blind`` (one shared bucket per route family) every quota check is decided from one
+  shared session, R4.4 is SKIPPED with its reason, and the quota checks take at most 3 windows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stackfast_conformance._transient import gateway_error, transient_transport_error
+from stackfast_conformance.killmatrix import run_harness
+
+QUOTA_CRITERIA = ("R4.2", "R4.3", "R4.4", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3")
+
+
+def _response(status: int, body: bytes, content_type: str, **headers: str) -> httpx.Response:
+    return httpx.Response(status, content=body, headers={"content-type": content_type, **headers},
+                          request=httpx.Request("GET", "https://api.stackfast.app/x"))
+
+
+@pytest.mark.parametrize(("response", "expected"), [
+    (_response(502, b"<!DOCTYPE html><html><title>Application failed to respond</title></html>", "text/html"),
+     "502 HTML page"),
+    (_response(502, b"Bad Gateway: backend did not respond (ConnectError)\n", "text/plain"), "502 'bad gateway'"),
+    (_response(503, b"upstream connect error or disconnect/reset before headers", "text/plain"),
+     "503 'upstream connect error'"),
+    (_response(502, b"x", "text/plain", **{"x-railway-fallback": "true"}), "502 from the edge (x-railway-fallback)"),
+])
+def test_an_edge_error_page_is_a_gateway_error(response: httpx.Response, expected: str) -> None:
+    assert gateway_error(response) == expected
+
+
+@pytest.mark.parametrize("response", [
+    _response(503, b'{"error":"authentication is not available"}', "application/json"),  # R11's 503: evidence
+    _response(503, b"Service Unavailable", "text/plain; charset=utf-8"),  # the health-503 fault's own answer
+    _response(502, b'{"error":"oauth provider error"}', "text/plain"),  # JSON body, whatever the type says
+    _response(500, b"<html>Internal Server Error</html>", "text/html"),  # not a gateway status
+    _response(200, b"OK", "text/plain"),
+])
+def test_the_targets_own_answer_is_evidence(response: httpx.Response) -> None:
+    assert gateway_error(response) is None
+
+
+def test_timeouts_certificates_and_never_answering_hosts_are_not_transient() -> None:
+    request = httpx.Request("GET", "https://api.stackfast.app/")
+    assert transient_transport_error(httpx.ReadTimeout("timed out", request=request), True) is None
+    assert transient_transport_error(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]", request=request),
+                                     True) is None
+    assert transient_transport_error(httpx.ConnectError("[Errno 111] Connection refused", request=request),
+                                     False) is None
+    assert transient_transport_error(httpx.ConnectError("[Errno 111] Connection refused", request=request),
+                                     True) == "connection refused mid-run"
+    assert transient_transport_error(httpx.RemoteProtocolError("peer closed connection", request=request),
+                                     False) == "connection closed without an answer"
+
+
+def _checks(record: dict) -> list[dict]:
+    return [c for c in record.get("checks", []) if c.get("criteria")]
+
+
+def test_a_flaky_edge_at_20_percent_yields_transient_errors_never_failed(tmp_path: Path) -> None:
+    criteria = "R4.2,R4.7,R5.1,R6.2,R8.6,R10.1,R10.2,R11.2"
+    code, record, output = run_harness(["--variant", "flaky-edge", "--window-seconds", "4", "--criteria", criteria],
+                                       tmp_path / "r", env={"REF_FLAKY_EDGE_RATE": "0.2",
+                                                            "REF_FLAKY_EDGE_SEED": "7"}, workers=2)
+    checks = _checks(record)
+    assert checks, output[-4000:]
+    assert not [c["id"] for c in checks if c["outcome"] == "failed"], output[-4000:]
+    errors = [c for c in checks if c["outcome"] == "error"]
+    assert all(c["error_class"] == "transient" and c["reason"].startswith("transient:") for c in errors), errors
+    disturbed = [x for x in record["exchanges"] if x.get("transient")]
+    assert disturbed, "at 20 % the edge disturbed nothing: the variant is not on"
+    assert not [c for c in record["criteria"] if c["verdict"] == "FAILED"], output[-4000:]
+
+
+def test_a_fault_is_still_failed_through_a_flaky_edge(tmp_path: Path) -> None:
+    code, record, output = run_harness(["--fault", "health-503", "--variant", "flaky-edge", "--window-seconds", "2",
+                                        "--criteria", "R5.1"], tmp_path / "r",
+                                       env={"REF_FLAKY_EDGE_RATE": "0.1", "REF_FLAKY_EDGE_SEED": "3"})
+    verdicts = {c["id"]: c["verdict"] for c in record["criteria"]}
+    assert verdicts["R5.1"] == "FAILED", output[-4000:]
+
+
+def test_behind_an_edge_that_hides_x_forwarded_for_the_quota_checks_share_one_session(tmp_path: Path) -> None:
+    window = 8
+    code, record, output = run_harness(["--variant", "xff-blind", "--window-seconds", str(window),
+                                        "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r", workers=4)
+    verdicts = {c["id"]: c["verdict"] for c in record["criteria"]}
+    assert not [cid for cid in QUOTA_CRITERIA if verdicts[cid] in ("FAILED", "ERROR")], (verdicts, output[-4000:])
+    assert verdicts["R4.4"] == "SKIPPED", verdicts
+    for cid in ("R4.2", "R4.3", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3"):
+        assert verdicts[cid] == "PASSED", (cid, verdicts, output[-4000:])
+    quota = {c["id"] for c in record["checks"] if c.get("safety") == "quota"}
+    notes = [n for c in record["checks"] if c["id"] in quota for n in c["notes"] or ()]
+    assert any("shared session gathered in" in n for n in notes), notes
+    times = []
+    for x in record["exchanges"]:
+        if x["check"] in quota:
+            start = datetime.fromisoformat(x["started_at"]).timestamp()
+            times += [start, start + x["elapsed_ms"] / 1000]
+    assert (max(times) - min(times)) / window <= 3, f"quota checks took {max(times) - min(times):.1f} s"
