@@ -232,7 +232,7 @@ def test_har_credentialed_calls_from_the_web_origin_get_a_session(hars, origins,
     for entry, policy in [] if same_origin else _csp_blocks(hars, web, api):  # the SPA does not call across
         fail("R3.8", expected=f"the browser lets the SPA's credentialed calls reach {api}",
              seen=f"the page's Content-Security-Policy `{policy[:300]}` ({entry.cite()}) blocks them")
-    for entry in _blocked_calls(hars, web, api, ("cors", "csp", "mixed-content")):
+    for entry in _blocked_calls(hars, web, api, ("cors", "csp", "mixed-content", "failed")):
         fail("R3.8", expected=f"the browser accepts the API's answer to the SPA's call from {web}",
              seen=f"the browser blocked {entry.cite()}: {entry.block_reason()}")
     calls = [e for e in _cross_origin_calls(hars, web, api) if not e.blocked and e.method != "OPTIONS"]

@@ -364,6 +364,8 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
     page.navigate(web_url)
     page.wait_for("document.body && document.body.dataset.ready === '1'", timeout)
     page.evaluate("window.__stackfastBeforeSignIn = true")
+    thrown_before = len(page.events("Runtime.exceptionThrown"))
+    web_url_now = _safe_evaluate(page, "location.href")
     page.click("#sign-in")
     landed = "!window.__stackfastBeforeSignIn && document.body && document.body.dataset.ready === '1'"
 
@@ -374,6 +376,9 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
                 return True
         except BrowserError:
             return False  # mid-navigation
+        if (len(page.events("Runtime.exceptionThrown")) > thrown_before
+                and _safe_evaluate(page, "location.href") == web_url_now):
+            return True  # the click handler threw (e.g. "Failed to fetch": a CSP blocked the call before the network)
         return any("/api/auth/sign-in/social" in _failed_url(page, f) for f in page.events("Network.loadingFailed"))
 
     if not wait_until(settled, timeout):

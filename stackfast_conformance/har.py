@@ -97,7 +97,9 @@ class HarEntry:
         """What blocked it, in words: CSP, CORS (with the CORS error), mixed content, or the error text."""
         text = " ".join(filter(None, (self.blocked_reason, self.cors_error, self.error)))
         kind = ""
-        if self.cors_error or "cors" in text.lower():
+        if self.block_kind() == "failed":
+            kind = "failed in the browser, in Chrome usually a CORS rejection"
+        elif self.cors_error or "cors" in text.lower():
             kind = "CORS"
         elif "csp" in text.lower() or "content security" in text.lower():
             kind = "Content-Security-Policy"
@@ -114,7 +116,9 @@ class HarEntry:
             return "csp"
         if "mixed" in text:
             return "mixed-content"
-        return "other"
+        if text.strip().endswith("err_failed") and not self.blocked_reason:
+            return "failed"  # Chrome's HAR names a CORS rejection only as net::ERR_FAILED (the console says more)
+        return "other"  # connection errors, ad blockers (ERR_BLOCKED_BY_CLIENT): not the target's answer
 
 
 @dataclass

@@ -195,3 +195,39 @@ def test_a_malformed_har_is_a_usage_error_naming_file_and_problem(tmp_path: Path
 def test_csp_connect_src_is_judged_as_a_browser_does(policy: str, allowed: bool) -> None:
     assert csp_allows(policy, "https://api.stackfast.app/api/auth/get-session", "https://stackfast.app") is allowed
 
+
+
+@needs_chromium
+def test_live_audit_with_a_session_cookie_passes_r3_8_without_printing_it(lab) -> None:
+    """STACKFAST_SESSION_COOKIE: Chromium's credentialed get-session from the web origin returns the user."""
+    from stackfast_conformance.sessions import is_session_cookie, parse_set_cookie
+
+    har = load_har(lab["hars"]["conforming"])
+    cookie = next(c for e in har.entries for line in e.response_set_cookies
+                  if (c := parse_set_cookie(line)) is not None and is_session_cookie(c.name))
+    report_dir = lab["base"] / "live-session"
+    code, record, output = run_harness([*_deployed_args(lab["ref"]), "--criteria", "R3.8", "--",
+                                        f"--deselect=conformance/{HAR_MODULE}"], report_dir,
+                                       env={"STACKFAST_SESSION_COOKIE": f"{cookie.name}={cookie.value}"})
+    check = _outcomes(record, AUDIT_MODULE)["test_live_browser_accepts_the_api_answers_to_the_spa"]
+    assert check["outcome"] == "passed", output
+    texts = [output] + [p.read_text(errors="replace") for p in report_dir.rglob("*") if p.is_file()]
+    assert not any(cookie.value in text or cookie.value.rsplit(".", 1)[0] in text for text in texts)
+
+
+@pytest.mark.parametrize(("error", "blocked", "cors", "kind"), [
+    ("net::ERR_FAILED", None, "MissingAllowOriginHeader", "cors"),
+    ("net::ERR_FAILED", None, None, "failed"),            # Chrome's HAR: a CORS rejection without detail
+    ("net::ERR_BLOCKED_BY_CSP", None, None, "csp"),
+    ("net::ERR_BLOCKED_BY_CLIENT", "csp", None, "csp"),   # CDP's blockedReason wins
+    ("net::ERR_BLOCKED_BY_CLIENT", None, None, "other"),  # an ad blocker, not the target
+    ("net::ERR_CONNECTION_REFUSED", None, None, "other"),
+    ("", "mixed-content", None, "mixed-content"),
+])
+def test_blocked_entries_are_classified_by_what_blocked_them(error, blocked, cors, kind) -> None:
+    from stackfast_conformance.har import HarEntry
+
+    entry = HarEntry("x.har", 3, "2026-01-01T00:00:00.000Z", "GET", "https://api.stackfast.app/api/auth/get-session?a=b",
+                     0, "fetch", [], [], [], [], None, error=error or None, blocked_reason=blocked, cors_error=cors)
+    assert entry.blocked and entry.block_kind() == kind
+    assert entry.cite() == "x.har entry #3: GET https://api.stackfast.app/api/auth/get-session?… (2026-01-01T00:00:00.000Z)"
