@@ -67,6 +67,10 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
     own criteria with actions allowed (operator actions take seconds each).
     """
     base_dir = base_dir or Path(tempfile.mkdtemp(prefix="killmatrix-"))
+    if getattr(fault, "leak", False):  # proves masking, not a criterion: judged by a leak scan
+        from stackfast_conformance.leakscan import run_leak_fault
+
+        return run_leak_fault(fault, base_dir, window_seconds, extra_args)
     report_dir = base_dir / fault.name
     window = fault.window_seconds or window_seconds
     args = ["--fault", fault.name, "--window-seconds", str(int(window)), *getattr(fault, "args", ()), *extra_args]

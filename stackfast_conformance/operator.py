@@ -14,10 +14,13 @@ What a check may rely on:
   action is configured and allowed: disruptive opt-in, and against the ``production`` profile
   only actions named in ``--allow-production-action`` / ``STACKFAST_ALLOW_PRODUCTION_ACTIONS``.
 - ``Operator.run(name)`` runs the command with its timeout and returns an ``ActionResult``;
-  a failed or timed-out command ends the check as ERROR (``CouldNotDecide``) with the command's
-  output, secrets masked. An action is never a pass by itself.
+  a failed or timed-out command ends the check as ERROR (``CouldNotDecide``) with the tail of the
+  command's output, secrets masked (``redact.py``). An action is never a pass by itself.
+- ``Operator.logs(*needles)`` returns only the log lines that contain a needle (masked): what a
+  check uses is what is recorded (the lines and their counts), never the whole log.
 - Every action lands on the check's timeline (``kind: action``, ``t`` = start, ``duration_s``);
-  ``Poller`` adds one ``kind: request`` entry per poll.
+  its output is kept there only when it failed or timed out, trimmed to the last
+  ``FAILED_OUTPUT_EXCERPT`` characters. ``Poller`` adds one ``kind: request`` entry per poll.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ ACTIONS = ("restart-api", "redeploy-web", "redeploy-api", "rollback-web", "rollb
            "db-outage-start", "db-outage-end", "logs")
 DEFAULT_TIMEOUT_SECONDS = 600.0  # a Railway redeploy takes minutes
 REFERENCE_TIMEOUT_SECONDS = 90.0
-OUTPUT_EXCERPT = 4000
+FAILED_OUTPUT_EXCERPT = 1500  # what a failed action's output keeps (its tail), in the error and on the timeline
+LOG_LINES_KEPT = 20  # matching log lines recorded per call (their count is always recorded)
+LOG_LINE_CHARS = 300
 _REFERENCE_NAMES = {"logs": "logs-api"}  # the reference's name for an action, where it differs
 
 
@@ -68,10 +73,11 @@ class ActionResult:
     name: str
     command: str  # masked
     exit_code: int | None  # None when it timed out
-    output: str  # stdout + stderr, masked (whole: a log command's output is evidence)
+    output: str  # stdout + stderr, masked; in memory only (recorded only for a failed action, trimmed)
     duration_s: float
     started: float  # seconds since the check started
     timed_out: bool = False
+    timeline_entry: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -184,15 +190,29 @@ class Operator:
         spec = spec or self.spec(result.name)
         how = (f"did not finish within {spec.timeout:g} s (killed)" if result.timed_out and spec
                else f"failed with exit status {result.exit_code}")
-        tail = result.output.strip()[-1500:] or "(no output)"
+        tail = result.output.strip()[-FAILED_OUTPUT_EXCERPT:] or "(no output)"
         return (f"operator action {result.name} {how} after {result.duration_s:.1f} s, so the check cannot "
                 f"decide: {result.command}\n  output:\n    " + tail.replace("\n", "\n    "))
 
-    def logs(self) -> str | None:
-        """The log command's whole output (masked), or None when no log command is configured."""
+    def logs(self, *needles: str) -> list[str] | None:
+        """The lines of the log command's output that contain any of ``needles`` (masked), or None when
+        no log command is configured. Only these lines (the last ``LOG_LINES_KEPT``, each trimmed) and
+        their counts are recorded on the timeline: the rest of the log is never stored."""
+        if not needles:
+            raise ValueError("operator.logs(...) needs the text a line must contain: only what a check uses "
+                             "is kept")
         if self.refusal("logs"):
             return None
-        return self.run("logs").output
+        result = self.run("logs")
+        all_lines = result.output.splitlines()
+        lines = [line for line in all_lines if any(needle in line for needle in needles)]
+        result.output = ""  # the whole log is not kept, not even in memory
+        entry = result.timeline_entry
+        if entry is not None:
+            entry["log"] = {"lines_read": len(all_lines),
+                            "matched": {needle: sum(needle in line for line in lines) for needle in needles},
+                            "lines": [line[:LOG_LINE_CHARS] for line in lines[-LOG_LINES_KEPT:]]}
+        return lines
 
     def run_later(self, name: str, delay: float) -> threading.Thread:
         """Run ``name`` after ``delay`` seconds in a thread; the caller reads the outcome with ``last(name)``."""
@@ -217,9 +237,12 @@ class Operator:
         if self._recorder is None:
             return
         label = result.name + ("" if result.ok else (" timed out" if result.timed_out else f" exit {result.exit_code}"))
-        self._recorder.timeline.append({"t": result.started, "kind": "action", "label": label, "ok": result.ok,
-                                        "duration_s": result.duration_s, "command": result.command,
-                                        "output": result.output[-OUTPUT_EXCERPT // 8:]})
+        entry = {"t": result.started, "kind": "action", "label": label, "ok": result.ok,
+                 "duration_s": result.duration_s, "command": result.command}
+        if not result.ok:  # a successful action's output is not evidence: it is not kept
+            entry["output"] = result.output.strip()[-FAILED_OUTPUT_EXCERPT:]
+        result.timeline_entry = entry
+        self._recorder.timeline.append(entry)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -155,11 +155,11 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://)(?P
                               r"(?P<password>[^\s@/\"'<>]+)@")
 _SENTRY_KEY = re.compile(r"(?P<scheme>\bhttps?://)(?P<key>[0-9a-f]{32})(?::[0-9a-f]{32})?@")
 _AUTHORIZATION = re.compile(
-    r"(?P<head>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?P<scheme>bearer|basic|token|digest|negotiate)"
-    r"(?P<gap>\s+)(?P<cred>[^\s\"',;]{%d,})" % 12, re.I)
+    r"(?P<head>\b(?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?)(?P<scheme>bearer|basic|token|digest|negotiate)"
+    r"(?P<gap>\s+)(?P<cred>[^\s\"'\\,;]{12,})", re.I)  # 12: _CREDENTIAL_MIN
 _BEARER = re.compile(r"(?P<head>\bBearer\s+)(?P<cred>[A-Za-z0-9._~+/=-]{16,})")
 _COOKIE_LINE = re.compile(r"(?P<head>(?:^|(?<=[\s\"'{,]))(?P<kind>set-cookie|cookie)[\"']?\s*:\s*[\"']?)"
-                          r"(?P<value>[^\r\n\"']*)", re.I | re.M)
+                          r"(?P<value>[^\r\n\"'\\]*)", re.I | re.M)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")
 _UPSTASH_TOKEN = re.compile(r"\bA[A-Za-z0-9_-]{3}A(?:CQg|SQg|AIncD|AIjcD)[A-Za-z0-9_+/=-]{20,}")
@@ -167,9 +167,12 @@ _HEX40 = re.compile(r"(?<![0-9A-Za-z/])[0-9a-f]{40}(?![0-9A-Za-z])")
 _COMMIT_CONTEXT = re.compile(r"(?:commit|sha|revision|rev|tree|blob|head|parent|object|ref|/)[\s:=\"'#@-]*$", re.I)
 _RANDOM_TOKEN = re.compile(r"(?<![A-Za-z0-9+_=.-])[A-Za-z0-9+_-]{32,}={0,2}(?![A-Za-z0-9+_=-])")
 _SRI_CONTEXT = re.compile(r"(?:sha(?:256|384|512)-|sha256:)$")
+# only NAME and the separator are consumed (the value is a lookahead), so the scan also looks inside
+# the value of a harmless key: {"debug": "DATABASE_URL=… SMTP_PASSWORD: …"}
 _KEY_VALUE = re.compile(
-    r"(?<![A-Za-z0-9_.-])(?P<q>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]{1,80})(?P=q)(?P<sep>[ \t]*[:=][ \t]*)"
-    r"(?P<value>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s\"',;&<>{}\[\]]+)")
+    r"(?<![A-Za-z0-9_.-])(?P<q>\\?[\"']|)(?P<name>[A-Za-z_][A-Za-z0-9_.-]{1,80})(?P=q)(?P<sep>[ \t]*[:=][ \t]*)"
+    r"(?=(?P<value>\\\"(?:[^\"\\\n]|\\[^\"\n])*\\\"|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'"
+    r"|[^\s\"'\\,;&<>{}\[\]]+))")
 
 
 def _mask_url_credentials(m: re.Match[str]) -> str:
@@ -179,12 +182,18 @@ def _mask_url_credentials(m: re.Match[str]) -> str:
     return f"{m['scheme']}{m['user']}:{mask_value(password)}@"
 
 
+_COOKIE_ATTRIBUTES = {"path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "partitioned",
+                      "priority"}
+
+
 def _mask_cookie_pairs(value: str, *, first_only: bool) -> str:
     parts = value.split(";")
     out = []
     for index, part in enumerate(parts):
         name, sep, cookie = part.partition("=")
-        if sep and (index == 0 or not first_only) and cookie.strip() and not _already_masked(cookie.strip()):
+        attribute = index > 0 and name.strip().lower() in _COOKIE_ATTRIBUTES
+        if sep and (index == 0 or not first_only) and not attribute and cookie.strip() \
+                and not _already_masked(cookie.strip()):
             part = f"{name}={mask_value(cookie.strip())}"
         out.append(part)
     return ";".join(out)
@@ -204,22 +213,39 @@ def _authorization(m: re.Match[str]) -> str:
     return f"{m['head']}{m['scheme']}{m['gap']}{mask_value(cred)}"
 
 
-def _key_value(m: re.Match[str]) -> str:
+def _key_value(m: re.Match[str]) -> str | None:
+    """The masked ``value`` of a secret-named NAME (None: leave it)."""
     name = m["name"]
     if not is_secret_name(name) or name.lower() in ("authorization", "proxy-authorization"):
-        return m[0]  # (an Authorization header's credential is masked by its own rule, its scheme kept)
+        return None  # (an Authorization header's credential is masked by its own rule, its scheme kept)
     raw = m["value"]
-    quote = raw[0] if raw[:1] in "\"'" and len(raw) >= 2 and raw[-1] == raw[0] else ""
-    value = raw[1:-1] if quote else raw
+    quote = next((q for q in ('\\"', '"', "'") if len(raw) >= 2 * len(q) and raw.startswith(q)
+                  and raw.endswith(q)), "")
+    value = raw[len(quote):len(raw) - len(quote)] if quote else raw
     if len(value) < _MIN_SECRET or _already_masked(value) or _benign(value) or _prose(name, bool(m["q"]), value):
-        return m[0]
+        return None
     if _URL_NAME.search(name):
-        return m[0]  # a URL (DATABASE_URL, SENTRY_DSN): its credentials are masked by shape, its host is evidence
+        return None  # a URL (DATABASE_URL, SENTRY_DSN): its credentials are masked by shape, its host is evidence
     if name.lower() in ("cookie", "set-cookie"):
         masked = _mask_cookie_pairs(value, first_only=name.lower() == "set-cookie")
     else:
         masked = mask_value(value)
-    return f"{m['q']}{name}{m['q']}{m['sep']}{quote}{masked}{quote}"
+    return f"{quote}{masked}{quote}"
+
+
+def _key_values(text: str) -> str:
+    out: list[str] = []
+    position = 0
+    for m in _KEY_VALUE.finditer(text):
+        if m.start() < position:
+            continue  # inside a value masked already
+        masked = _key_value(m)
+        if masked is None:
+            continue
+        out.append(text[position:m.end()])
+        out.append(masked)
+        position = m.end() + len(m["value"])
+    return "".join(out) + text[position:]
 
 
 def _hex40(m: re.Match[str]) -> str:
@@ -257,10 +283,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (_SENTRY_KEY, _named("key")),
     (_URL_CREDENTIALS, _mask_url_credentials),
     (_UPSTASH_TOKEN, _simple),
-    (_KEY_VALUE, _key_value),
     (_HEX40, _hex40),
     (_RANDOM_TOKEN, _random_token),
 )
+_KEY_VALUE_AT = 8  # NAME=value runs after the shapes above and before the generic ones
 
 
 # --------------------------------------------------------------------------- by value
@@ -309,7 +335,10 @@ def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
             secrets.setdefault(value, "")
     if secrets:
         text = _by_value(text, secrets)
-    for pattern, replace in _RULES:
+    for pattern, replace in _RULES[:_KEY_VALUE_AT]:
+        text = pattern.sub(replace, text)
+    text = _key_values(text)
+    for pattern, replace in _RULES[_KEY_VALUE_AT:]:
         text = pattern.sub(replace, text)
     return text
 

@@ -60,6 +60,9 @@ class Fault:
     findings: tuple[str, ...] = ()
     # the fault takes a whole service away (e.g. a misrouted host): other criteria may flip with it
     collateral: bool = False
+    # the fault plants secrets (faults/leaks.yaml): it proves masking, not a criterion; the kill matrix
+    # judges it by a leak scan of the run's output (stackfast_conformance/leakscan.py)
+    leak: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
     """Every fault of every ``reference/faults/*.yaml``; a malformed entry is a ValueError naming file:entry."""
     faults: dict[str, Fault] = {}
     allowed = {"name", "component", "description", "breaks", "env", "needs", "errors_elsewhere",
-               "window_seconds", "args", "findings", "collateral"}
+               "window_seconds", "args", "findings", "collateral", "leak"}
     for where, e in _registry_entries(directory or _FAULTS_DIR, "fault", allowed,
                                       ("name", "component", "description", "breaks"), _COMPONENTS):
         if e["name"] in faults:
@@ -134,7 +137,7 @@ def load_faults(directory: Path | None = None) -> dict[str, Fault]:
                                   bool(e.get("errors_elsewhere", False)), e.get("window_seconds"),
                                   tuple(str(a) for a in e.get("args") or ()),
                                   tuple(str(t) for t in e.get("findings") or ()),
-                                  bool(e.get("collateral", False)))
+                                  bool(e.get("collateral", False)), bool(e.get("leak", False)))
     return faults
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _ca, _proc, _serve
+from . import _ca, _planted, _proc, _serve
 from ._link import MODES, UpstashLink
 
 PKG = "stackfast_conformance.reference"
@@ -96,6 +96,7 @@ class Supervisor:
         self.variant_names = frozenset(getattr(args, "variant", None) or ())
         # one switch set: components test a harmless variant exactly like a fault (REF_FAULTS)
         self.faults = self.fault_names | self.variant_names
+        self.planted = _planted.generate() if _planted.faults_on(self.faults) else None  # leak-secrets-* faults
         self.window_seconds = args.window_seconds
         self.db_retry_seconds = args.db_retry_seconds
         self.admin_key_unset = args.admin_key_unset
@@ -173,6 +174,7 @@ class Supervisor:
             RATE_LIMIT_WINDOW_SECONDS=str(self.window_seconds), GENERATION_LIMIT="30", READ_LIMIT="100",
             BUILD_ID=f"api-build-{build}", LOG_FILE=str(self.logs / f"api-{stack.name}.log"),
             DB_OUTAGE_FLAG=str(self._outage_flag(stack)), DB_RETRY_SECONDS=str(self.db_retry_seconds),
+            **_planted.api_env(self.planted),
         )
 
     def _web_env(self, stack: Stack, build: int, port: int) -> dict[str, str]:
@@ -236,6 +238,8 @@ class Supervisor:
     async def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        if self.planted:
+            _planted.write(self.dir, self.planted)
         if importlib.util.find_spec(self.api_module) is None:
             raise ActionError(f"the reference API module {self.api_module} is not importable")
         self._make_stacks()
@@ -406,7 +410,7 @@ class Supervisor:
     async def action(self, name: str, env: str | None, mode: str | None) -> str:
         async with self.lock:
             try:
-                return await self._action(name, env, mode)
+                return _planted.operator_output(self.faults, self.planted, await self._action(name, env, mode))
             finally:
                 self.write_state()
 

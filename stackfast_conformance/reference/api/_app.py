@@ -178,4 +178,6 @@ def create_app(config: ApiConfig | None = None) -> ApiApp:
     """Build the app from ``config`` (default: ``ApiConfig.from_env()``), logging configured."""
     config = config or ApiConfig.from_env()
     logger = configure_logging(config.log_file)
-    return ApiApp(config, logger)
+    from ._leak import install  # the leak-secrets-* faults (a no-op without them)
+
+    return install(ApiApp(config, logger), config.faults, logger)  # type: ignore[no-any-return]
