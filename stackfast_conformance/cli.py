@@ -85,7 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args)
+            from stackfast_conformance import interrupt
+
+            # SIGINT and SIGTERM: stop, report what finished, exit 130 within STOP_GRACE_SECONDS (interrupt.py)
+            undo_signals = interrupt.install(on_stop=lambda: interrupt.exit_when_reported(
+                STOP_GRACE_SECONDS, STOP_REPORT_LIMIT_SECONDS, _say_stopped))
+            try:
+                return _run(args)
+            except KeyboardInterrupt:  # before any check started (e.g. while the reference starts)
+                print("stackfast-conformance: interrupted before any check ran; no report", file=sys.stderr)
+                return 130
+            finally:
+                undo_signals()
         if args.command == "reference":
             return _reference(args)
         if args.command == "checks":
@@ -99,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import pytest
 
+    from stackfast_conformance import interrupt
     from stackfast_conformance.catalog import load_catalog
     from stackfast_conformance.run import start_embedded_reference
     from stackfast_conformance.settings import resolve_settings
@@ -150,12 +162,22 @@ def _run(args: argparse.Namespace) -> int:
             # Window-bound waits overlap across workers; operator actions then run alone, afterwards.
             code = _pytest(pytest_args + ["-n", str(workers), "--sf-phase", "parallel"],
                            f"phase 1/2: checks on {workers} workers", settings, args)
-            if int(code) != pytest.ExitCode.INTERRUPTED:
+            if int(code) != pytest.ExitCode.INTERRUPTED and not interrupt.requested():
                 code = _pytest(pytest_args + ["--sf-phase", "serial"],
                                "phase 2/2: operator actions and exclusive checks, one at a time", settings, args)
+    except KeyboardInterrupt:  # between the phases, or while pytest started: report what the first phase finished
+        code = pytest.ExitCode.INTERRUPTED
+        _finish_between_phases(settings)
     finally:
+        interrupt.trace("checks done")
         if reference is not None:
             reference.stop()
+            interrupt.trace("reference stopped")
+    if interrupt.requested():
+        code = pytest.ExitCode.INTERRUPTED
+        since = interrupt.requested_at()
+        print(f"stackfast-conformance: stopped {time.monotonic() - since:.1f} s after {interrupt.signal_name()}"
+              if since is not None else "stackfast-conformance: stopped", file=sys.stderr, flush=True)
     return _summarise(_exit_code(int(code), Path(settings.report_dir)), Path(settings.report_dir))
 
 
@@ -176,6 +198,36 @@ def _summarise(code: int, report_dir: Path) -> int:
 
         publish(record, report_dir)
     return code
+
+
+STOP_GRACE_SECONDS = 1.5  # after Ctrl-C/SIGTERM the process exits this soon once the report is written
+STOP_REPORT_LIMIT_SECONDS = 10.0  # ... and waits at most this long for the report (a loaded machine)
+
+
+def _say_stopped() -> None:
+    from stackfast_conformance import interrupt
+
+    since = interrupt.requested_at()
+    print(f"\nstackfast-conformance: INTERRUPTED ({interrupt.signal_name()}): stopped "
+          f"{time.monotonic() - since if since is not None else 0:.1f} s after the request; the report covers "
+          "what finished; exit 130", file=sys.stderr, flush=True)
+
+
+def _finish_between_phases(settings: Any) -> None:
+    """Write the interrupted run's report from the parallel phase's results (the serial phase never ran)."""
+    import json
+
+    from stackfast_conformance.run import finish_run
+
+    phase_file = Path(settings.report_dir) / ".parallel-phase.json"
+    if not phase_file.is_file():
+        return
+    earlier = json.loads(phase_file.read_text())
+    phase_file.unlink()
+    finish_run(settings, earlier["results"], earlier["started"], True, earlier.get("reference"),
+               plan=earlier.get("plan"), started_ids=earlier.get("started_ids") or ())
+    print(f"stackfast-conformance: INTERRUPTED: the report covers what finished: {settings.report_dir}",
+          file=sys.stderr)
 
 
 def _exit_code(code: int, report_dir: Path) -> int:

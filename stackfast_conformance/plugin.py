@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from stackfast_conformance import interrupt
 from stackfast_conformance._yamlcheck import ConfigFileError
 from stackfast_conformance.checks import NOT_APPLICABLE_PREFIX, require_opt_in
 from stackfast_conformance.failures import CheckFailure, CouldNotDecide
@@ -82,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     register_secrets(settings.secrets.values())  # the profile's secrets are masked in every text, by value
     config.stash[_STATE] = _RunState(config, settings)
+    _install_stop(config)
 
 
 def _criteria_of(item: pytest.Item) -> list[str]:
@@ -130,6 +132,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if problems:
         raise pytest.UsageError("invalid checks:\n  " + "\n  ".join(problems))
     state.active = True
+    _plan_run(config, state, items, catalog)  # every selected check of the run, in both phases (not-run accounting)
     phase = config.getoption("sf_phase")
     if phase:
         # operator actions (restarts, outages) must not run while other checks run: they get a serial phase
@@ -192,6 +195,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if not (state.active and _criteria_of(item)) or _OUTCOME not in item.stash:
         return
     mine = item.stash[_OUTCOME]
+    if interrupt.requested() and call.when != "teardown" and not mine.get("interrupted"):
+        _mark_interrupted(mine, call.when)  # whatever the check reported after a stop request, it did not finish
     if call.excinfo is not None and mine["outcome"] == "passed":
         exc = call.excinfo.value
         if report.skipped:
@@ -286,6 +291,7 @@ def _result(item: pytest.Item, mine: dict[str, Any], report: pytest.TestReport) 
                         "curl": next((x.curl for x in rec.exchanges if x.id == v.exchange), None)}
                        for v in rec.violations],
         "deploy_evidence": rec.extra.get("deploy_evidence"),
+        "interrupted": bool(mine.get("interrupted")) or None,
     }
 
 
@@ -334,40 +340,85 @@ def pytest_keyboard_interrupt(excinfo: Any) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    state = config.stash.get(_STATE, None)
-    if state is None or hasattr(config, "workerinput"):
+    _finish_session(session.config, exitstatus)
+    state = session.config.stash.get(_STATE, None)
+    if state is None or state.record is None:
         return
+    if state.record["run"]["interrupted"]:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED  # the CLI exits 130; an interrupted run is never a pass
+    elif session.config.option.sf_verdict_exit:
+        session.exitstatus = state.record["run"]["exit_status"]
+
+
+class _FinishFirstWhenInterrupted:
+    """An interrupted run writes its report first, before pytest formats the traceback, tears fixtures
+    down or waits for xdist workers to exit: a stop must be fast (interrupt.py)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        state = _state_from_report()
+        if state is not None:
+            state.interrupted = True
+            _finish_session(state.config, pytest.ExitCode.INTERRUPTED)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if interrupt.requested() or exitstatus == pytest.ExitCode.INTERRUPTED:
+            _finish_session(session.config, exitstatus)
+
+
+def _finish_session(config: pytest.Config, exitstatus: int) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or hasattr(config, "workerinput") or getattr(state, "finished", False):
+        return
+    state.finished = True
+    interrupt.trace("writing the report")
     if state.client is not None:
         state.client.close()
     if state.reference is not None and state.owns_reference:
         state.reference.stop()
-    _merge_phases(config, state)
-    if not (state.active or state.results):
+    _merge_phases(config, state, interrupted=state.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+                  or interrupt.requested())
+    if not (state.active or state.results or state.plan):
         return
-    interrupted = state.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+    interrupted = state.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested()
     from stackfast_conformance.run import finish_run
 
-    state.record = finish_run(state.settings, state.results, state.started, interrupted, state.reference_info())
+    state.record = finish_run(state.settings, state.results, state.started, interrupted, state.reference_info(),
+                              plan=state.plan, started_ids=state.started_ids)
     config.stash[RECORD] = state.record
-    if config.option.sf_verdict_exit:
-        session.exitstatus = state.record["run"]["exit_status"]
+    if interrupted:
+        interrupt.mark_reported()
 
 
 RECORD = pytest.StashKey[dict]()
 
 
-def _merge_phases(config: pytest.Config, state: _RunState) -> None:
-    """The CLI's two phases make one report: the parallel phase keeps its results for the serial one."""
+def _merge_phases(config: pytest.Config, state: _RunState, interrupted: bool = False) -> None:
+    """The CLI's two phases make one report: the parallel phase keeps its results for the serial one.
+
+    Under xdist the workers collect, so the controller reads the run's plan from the file the workers
+    wrote. An interrupted parallel phase writes the final report itself (the serial phase never runs).
+    """
     phase = config.getoption("sf_phase")
-    phase_file = Path(state.settings.report_dir) / ".parallel-phase.json"
-    if phase == "parallel":
+    directory = Path(state.settings.report_dir)
+    plan_file = directory / ".plan.json"
+    if not state.plan and plan_file.is_file():
+        state.plan = json.loads(plan_file.read_text())
+    if plan_file.is_file():
+        plan_file.unlink()
+    phase_file = directory / ".parallel-phase.json"
+    if phase == "parallel" and not interrupted:
         phase_file.parent.mkdir(parents=True, exist_ok=True)
-        phase_file.write_text(json.dumps({"started": state.started, "results": state.results}))
+        phase_file.write_text(json.dumps({"started": state.started, "results": state.results, "plan": state.plan,
+                                          "started_ids": state.started_ids,
+                                          "reference": state.reference_info()}))
     elif phase == "serial" and phase_file.is_file():
         earlier = json.loads(phase_file.read_text())
         state.results[:0] = earlier["results"]
         state.started = min(state.started, earlier["started"])
+        state.plan = state.plan or earlier.get("plan") or []
+        state.started_ids[:0] = earlier.get("started_ids") or []
         phase_file.unlink()
 
 
@@ -383,6 +434,107 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     for line in summary_lines(state.record, Path(state.settings.report_dir)):
         terminalreporter.write_line(line)
+
+
+# --- stopping when asked (Ctrl-C, SIGTERM; interrupt.py) -----------------------------------------
+
+_UNDO_SIGNALS = pytest.StashKey[Any]()
+
+
+def _install_stop(config: pytest.Config) -> None:
+    """SIGINT/SIGTERM stop the run (interrupt.py); the xdist controller passes the request to its workers."""
+    state = config.stash[_STATE]
+    state.plan = []  # every selected check of the run (both phases): [{id, name, file, doc, criteria, safety}]
+    state.started_ids = []  # checks that started (pytest_runtest_logstart; under xdist, in the controller)
+    interrupt.reset()
+    worker = hasattr(config, "workerinput")
+    config.stash[_UNDO_SIGNALS] = interrupt.install(
+        on_stop=None if worker else (lambda: _stop_workers(config)), announce=not worker)
+    if not worker:
+        config.pluginmanager.register(_FinishFirstWhenInterrupted(), "stackfast-finish-first-when-interrupted")
+        from stackfast_conformance.run import warm_up
+
+        warm_up()  # what an interrupted run needs to write its report, imported now: a stop must not wait
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    interrupt.trace("pytest session over")
+    undo = config.stash.get(_UNDO_SIGNALS, None)
+    if undo is not None:
+        undo()
+
+
+def _stop_workers(config: pytest.Config) -> None:
+    """Pass a stop request on to the xdist workers (SIGTERM); kill any still running 1 s later.
+
+    A terminal's Ctrl-C reaches them too (one process group); CI's SIGTERM may reach only us.
+    Their checks end as not run, so nothing they report after the request is evidence.
+    """
+    import signal
+    import threading
+
+    pids = _worker_pids(config)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+    def kill_stragglers() -> None:
+        time.sleep(1.0)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    if pids:
+        threading.Thread(target=kill_stragglers, name="stop-xdist-workers", daemon=True).start()
+
+
+def _worker_pids(config: pytest.Config) -> list[int]:
+    dsession = config.pluginmanager.get_plugin("dsession")
+    group = getattr(getattr(dsession, "nodemanager", None), "group", None)
+    pids = []
+    for gateway in list(getattr(group, "_gateways", None) or ()):
+        popen = getattr(getattr(gateway, "_io", None), "popen", None)
+        if popen is not None and popen.poll() is None:
+            pids.append(popen.pid)
+    return pids
+
+
+def _plan_run(config: pytest.Config, state: _RunState, items: list[pytest.Item], catalog: Any) -> None:
+    """Remember every check this run means to execute (after --criteria, before the phase split)."""
+    wanted = set(state.settings.criteria)
+    state.plan = [_describe(item) for item in items
+                  if _criteria_of(item) and (not wanted or set(_criteria_of(item)) & wanted)]
+    if hasattr(config, "workerinput"):  # the xdist controller does not collect: it reads this file
+        directory = Path(state.settings.report_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".plan.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(state.plan))
+        tmp.replace(directory / ".plan.json")
+
+
+def _describe(item: pytest.Item) -> dict[str, Any]:
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
+    root = str(item.config.rootpath)
+    path = str(item.path)
+    return {"id": item.nodeid, "name": item.name,
+            "file": str(Path(path).relative_to(root)) if path.startswith(root) else path,
+            "doc": doc[0] if doc else None, "criteria": _criteria_of(item), "safety": _safety_of(item)}
+
+
+def _mark_interrupted(mine: dict[str, Any], when: str) -> None:
+    mine.update(outcome="skipped", interrupted=True, failure=None, error_class=None,
+                reason=f"interrupted ({interrupt.signal_name() or 'stop requested'}): the run stopped while this "
+                       f"check was running ({when}); not run")
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    state = _state_from_report()
+    if state is not None and hasattr(state, "started_ids"):
+        state.started_ids.append(nodeid)
 
 
 # --- fixtures ------------------------------------------------------------------------------------

@@ -86,14 +86,52 @@ def _drift(settings: Settings) -> dict[str, Any] | None:
         return {"error": str(exc), "drifted": None}
 
 
+def not_run_results(plan: list[dict[str, Any]], results: list[dict[str, Any]],
+                    started_ids: list[str] | tuple[str, ...] = (), signal_name: str | None = None) -> list[dict[str, Any]]:
+    """One result per planned check that did not finish (the run was interrupted): SKIPPED, ``interrupted``.
+
+    A check that started but never reported was running when the stop came; the others never started.
+    """
+    finished = {r["id"] for r in results}
+    started = set(started_ids)
+    how = f"interrupted ({signal_name})" if signal_name else "interrupted"
+    missing = []
+    for check in plan:
+        if check["id"] in finished:
+            continue
+        when = "was running when the run stopped" if check["id"] in started else "had not started when the run stopped"
+        missing.append({**check, "outcome": "skipped", "interrupted": True, "reason": f"{how}: not run (it {when})",
+                        "error_class": None, "duration_s": 0.0, "failure": None, "exchanges": [], "cases": None,
+                        "seed": None, "timeline": None, "notes": None})
+    return missing
+
+
+def warm_up() -> None:
+    """Import what ``finish_run`` needs now, so an interrupted run's report is not held up by imports."""
+    import importlib
+
+    for name in ("catalog", "record", "report", "report._json", "report._markdown", "report._html",
+                 "report._junit", "waivers", "attestations", "redact", "reference_inputs", "verdicts"):
+        try:
+            importlib.import_module(f"stackfast_conformance.{name}")
+        except ImportError:
+            pass
+
+
 def finish_run(settings: Settings, results: list[dict[str, Any]], started: float, interrupted: bool,
-               reference_info: dict[str, Any] | None) -> dict[str, Any]:
+               reference_info: dict[str, Any] | None, plan: list[dict[str, Any]] | None = None,
+               started_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Verdicts and reports for a run; an interrupted run records every planned check that did not finish."""
     from stackfast_conformance.catalog import load_catalog
     from stackfast_conformance.record import build_record
     from stackfast_conformance.report import write_reports
     from stackfast_conformance.waivers import mark_stale
 
     inputs = load_run_inputs(settings)
+    if interrupted and plan:
+        from stackfast_conformance import interrupt
+
+        results = list(results) + not_run_results(plan, results, started_ids, interrupt.signal_name())
     record = build_record(load_catalog(), settings, results, started, interrupted, reference=reference_info,
                           attestations=inputs["attestations"], waivers=inputs["waivers"], drift=_drift(settings))
     mark_stale(record)
