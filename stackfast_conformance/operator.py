@@ -44,6 +44,9 @@ from stackfast_conformance.failures import CouldNotDecide
 
 __all__ = ["ACTIONS", "ActionResult", "Operator", "Poll", "Poller", "api_fingerprint", "web_fingerprint"]
 
+RECOVERY_OF = {"upstash-outage-refuse": "upstash-recover", "upstash-outage-hang": "upstash-recover",
+               "upstash-outage-error": "upstash-recover", "db-outage-start": "db-outage-end"}
+RECOVERY_ACTIONS = frozenset(RECOVERY_OF.values())  # they end an outage: a stop request lets them finish
 ACTIONS = ("restart-api", "redeploy-web", "redeploy-api", "rollback-web", "rollback-api",
            "upstash-outage-refuse", "upstash-outage-hang", "upstash-outage-error", "upstash-recover",
            "db-outage-start", "db-outage-end", "logs")
@@ -151,12 +154,37 @@ class Operator:
 
     # -- running -------------------------------------------------------------------------------
     def run(self, name: str, *, check: bool = True) -> ActionResult:
-        """Run ``name``; with ``check`` a failure or timeout raises ``CouldNotDecide`` (ERROR)."""
+        """Run ``name``; with ``check`` a failure or timeout raises ``CouldNotDecide`` (ERROR).
+
+        When the run is asked to stop (interrupt.py): a recovery step (``RECOVERY_ACTIONS``) still runs
+        to its end and says so; any other action is not started, or is killed, and when it began an
+        outage its recovery step runs before the stop goes on.
+        """
+        from stackfast_conformance import interrupt
+
+        if name in RECOVERY_ACTIONS:
+            with interrupt.shielded(name):
+                return self._run(name, check)
+        if interrupt.requested():
+            raise interrupt.RunInterrupted(f"interrupted before operator action {name}")
+        try:
+            return self._run(name, check)
+        except KeyboardInterrupt:
+            recovery = RECOVERY_OF.get(name)
+            if recovery and self.configured(recovery):
+                interrupt.say(f"interrupted during operator action {name}: running its recovery step {recovery}")
+                with contextlib.suppress(Exception):
+                    self.run(recovery, check=False)
+            raise
+
+    def _run(self, name: str, check: bool) -> ActionResult:
         self.require(name)
         spec = self.spec(name)
         assert spec is not None
         started = self._now()
         t0 = time.monotonic()
+        if self._recorder is not None and hasattr(self._recorder, "progress"):
+            self._recorder.progress(f"operator action {name} …")
         env = dict(os.environ)
         env["STACKFAST_ACTION"] = name
         proc = subprocess.Popen(
@@ -167,6 +195,11 @@ class Operator:
         timed_out = False
         try:
             out, _ = proc.communicate(timeout=spec.timeout)
+        except KeyboardInterrupt:  # the run is stopping (not during a recovery step: that one is shielded)
+            _kill_group(proc)
+            self._mark(ActionResult(name, self._masker.text(spec.display) or "", None, "interrupted",
+                                    round(time.monotonic() - t0, 3), started, True))
+            raise
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
@@ -215,9 +248,13 @@ class Operator:
         return lines
 
     def run_later(self, name: str, delay: float) -> threading.Thread:
-        """Run ``name`` after ``delay`` seconds in a thread; the caller reads the outcome with ``last(name)``."""
+        """Run ``name`` after ``delay`` seconds in a thread; the caller reads the outcome with ``last(name)``.
+
+        A stop request ends the delay early (a delayed recovery step then runs at once)."""
+        from stackfast_conformance import interrupt
+
         def target() -> None:
-            time.sleep(delay)
+            interrupt.wait(delay)
             with contextlib.suppress(BaseException):  # a failure shows as a failed ``last(name)`` (or none)
                 self.run(name, check=False)
 

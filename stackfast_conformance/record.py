@@ -124,7 +124,9 @@ def build_record(
         })
 
     executed = sum(1 for c in checks if c["outcome"] in ("passed", "failed", "error") and not c["id"].startswith("response-wide::"))
-    if executed == 0:
+    if interrupted:
+        exit_status = 130  # a cancelled gate is never a pass (the CLI exits 130 too)
+    elif executed == 0:
         exit_status = 1
     else:
         exit_status = 1 if blocking else 0

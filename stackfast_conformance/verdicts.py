@@ -62,6 +62,20 @@ def criterion_verdict(
 ) -> tuple[str, str | None]:
     """Return (verdict, reason) for one criterion; reason is None only for PASSED/ATTESTED."""
     by = {o: [c for c in checks if c["outcome"] == o] for o in ("passed", "failed", "error", "skipped", "not_applicable")}
+    # An interrupted run: checks that did not finish are SKIPPED with ``interrupted``; their criterion is never PASSED.
+    not_run = [c for c in checks if c.get("interrupted")]
+    interrupted_note = f"interrupted: {len(not_run)} of {len(checks)} checks did not run" if not_run else ""
+    if by["failed"] or (by["error"] and not_run):
+        verdict, reason = _failed_or_error(by, waiver)
+        return verdict, reason + (f"; {interrupted_note}" if not_run else "")
+    if not_run:
+        passed = f"; {len(by['passed'])} passed before the stop" if by["passed"] else ""
+        return "SKIPPED", interrupted_note + passed
+    return _failed_or_error(by, waiver) if by["error"] else _verdict_of_finished(criterion, checks, environment,
+                                                                              attestation, waiver, by)
+
+
+def _failed_or_error(by: Mapping[str, list[Mapping[str, Any]]], waiver: Mapping[str, Any] | None) -> tuple[str, str]:
     if by["failed"]:
         failure = by["failed"][0].get("failure") or {}
         reason = failure.get("seen") and f"{failure.get('expected')} — seen {failure.get('seen')}"
@@ -73,8 +87,12 @@ def criterion_verdict(
         if waiver and waiver.get("expired"):
             reason += f" (waiver expired {waiver.get('expires')})"
         return "FAILED", reason
-    if by["error"]:
-        return "ERROR", error_reason(by["error"])
+    return "ERROR", error_reason(by["error"])
+
+
+def _verdict_of_finished(criterion: Any, checks: list[Mapping[str, Any]], environment: str,
+                         attestation: Mapping[str, Any] | None, waiver: Mapping[str, Any] | None,
+                         by: Mapping[str, list[Mapping[str, Any]]]) -> tuple[str, str | None]:
     if by["passed"]:
         return "PASSED", None
     if by["not_applicable"] and not by["skipped"]:
