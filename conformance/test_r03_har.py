@@ -38,8 +38,9 @@ NO_HAR = ("no HAR given: record a sign-in in a real browser and pass it with --h
           "(see README, 'Evidence from a real browser')")
 
 
-@pytest.fixture(scope="module")
-def hars(settings):
+@pytest.fixture
+def hars(settings, _only_where_it_applies):
+    # function scope, after the scope check: a local-dev target is NOT_APPLICABLE, not "no HAR given"
     if not settings.har:
         pytest.skip(NO_HAR)
     return load_hars(settings.har)  # validated before the run already; loading registers its secrets again
