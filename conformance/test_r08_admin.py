@@ -20,6 +20,7 @@ from _applicability import require_applicable
 from _variant_api import variant_api
 
 from stackfast_conformance.checks import expect, fail
+from stackfast_conformance.properties import bare_key_note
 
 KNOWN_ROUTES = ("/admin/tools/import", "/admin/compatibility/recompute", "/internal/enrich-tool")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -124,7 +125,7 @@ def test_wrong_keys_in_either_header_style_answer_401(http, target, recorder):
         for path in KNOWN_ROUTES:
             r = http.post(path, headers=headers)
             expect(r.status_code == 401, "R8.3", expected=f"401 for POST {path} with {label}",
-                   seen=_status(r), response=r)
+                   seen=_status(r) + bare_key_note(headers, target.admin_key), response=r)
 
 
 # ---- R8.4: the right key as Bearer ----------------------------------------------------------

@@ -58,6 +58,39 @@ def run_harness(args: Sequence[str], report_dir: Path, env: dict[str, str] | Non
     return proc.returncode, record, proc.stdout + proc.stderr
 
 
+def run_switched(label: str, switch_args: Sequence[str], base_dir: Path, *, window_seconds: float,
+                 reference_env: str | None = None, criteria: Iterable[str] | None = None,
+                 disruptive: bool = False, extra_args: Sequence[str] = (),
+                 keep_limiter_probes: bool = False) -> tuple[int, dict, str]:
+    """One matrix run (shared by the kill and the false-alarm matrix): the harness against the reference
+    started with ``switch_args`` (``--fault X`` / ``--variant Y`` ...), with the matrix profile.
+
+    ``criteria`` restricts the run; without it every check runs except the disruptive ones (unless
+    ``disruptive``, which then needs ``criteria``)."""
+    report_dir = base_dir / label
+    args = [*switch_args, "--window-seconds", str(int(window_seconds)), *extra_args]
+    env = {}
+    if reference_env and reference_env != "production":
+        args += ["--reference-env", reference_env]
+    if criteria is not None:
+        args += ["--criteria", ",".join(sorted(set(criteria)))]
+    if not disruptive:
+        env["STACKFAST_ALLOW_DISRUPTIVE"] = "false"
+    profile = base_dir / f"{label}-profile.yaml"
+    profile.write_text(MATRIX_PROFILE)
+    args += ["--profile-file", str(profile)]
+    if not keep_limiter_probes:
+        args += ["--", *(f"--deselect={path}" for path in MATRIX_DESELECT)]
+    return run_harness(args, report_dir, env=env)
+
+
+def flagged_criteria(record: dict) -> tuple[dict[str, str], set[str], tuple[str, ...]]:
+    """(verdict by criterion, blocking criteria, criteria FAILED or ERROR) of one run's record."""
+    verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
+    blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}
+    return verdicts, blocking, tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
+
+
 def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None = None,
               base_dir: Path | None = None, extra_args: Sequence[str] = ()) -> FaultResult:
     """Run the harness against the reference with ``fault`` on.
@@ -71,33 +104,22 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
         from stackfast_conformance.leakscan import run_leak_fault
 
         return run_leak_fault(fault, base_dir, window_seconds, extra_args)
-    report_dir = base_dir / fault.name
-    window = fault.window_seconds or window_seconds
-    args = ["--fault", fault.name, "--window-seconds", str(int(window)), *getattr(fault, "args", ()), *extra_args]
-    env = {}
-    if fault.env and fault.env != "production":
-        args += ["--reference-env", fault.env]
-    if criteria is not None:
-        args += ["--criteria", ",".join(sorted(set(criteria)))]
-    elif "disruptive" in fault.needs:
-        args += ["--criteria", ",".join(sorted(set(fault.breaks)))]
-    else:
-        env["STACKFAST_ALLOW_DISRUPTIVE"] = "false"
-    profile = base_dir / f"{fault.name}-profile.yaml"
-    profile.write_text(MATRIX_PROFILE)
-    args += ["--profile-file", str(profile)]
-    if not any(cid in ("R4.2", "R4.3") for cid in fault.breaks):
-        args += ["--", *(f"--deselect={path}" for path in MATRIX_DESELECT)]
-    code, record, output = run_harness(args, report_dir, env=env)
-    verdicts = {c["id"]: c["verdict"] for c in record.get("criteria", [])}
-    blocking = {c["id"] for c in record.get("criteria", []) if c.get("severity") == "blocking"}
-    flagged = tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
+    # explicit criteria run with whatever the profile allows; otherwise disruptive checks only for their fault
+    disruptive = criteria is not None or "disruptive" in fault.needs
+    if criteria is None and disruptive:
+        criteria = fault.breaks
+    code, record, output = run_switched(
+        fault.name, ["--fault", fault.name], base_dir, window_seconds=fault.window_seconds or window_seconds,
+        reference_env=fault.env, criteria=criteria, disruptive=disruptive,
+        extra_args=[*getattr(fault, "args", ()), *extra_args],
+        keep_limiter_probes=any(cid in ("R4.2", "R4.3") for cid in fault.breaks))
+    verdicts, blocking, flagged = flagged_criteria(record)
     missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
     titles = " | ".join(f.get("title", "") for f in record.get("findings", []))
     missed += tuple(f"finding '{t}'" for t in getattr(fault, "findings", ()) if t not in titles)
     stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking
                   and not (fault.errors_elsewhere and verdicts[cid] == "ERROR") and not fault.collateral)
-    return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(report_dir),
+    return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(base_dir / fault.name),
                        output if (missed or stray) else "", missed, stray)
 
 

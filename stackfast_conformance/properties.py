@@ -402,6 +402,27 @@ def wrong_admin_credentials(real_key: str) -> st.SearchStrategy[dict[str, str]]:
     return headers()
 
 
+def guard_held(method: str, response: Any) -> bool:
+    """Did the admin guard hold for a request that carried no matching key?
+
+    Yes for 401. Yes for a bodiless 2xx answer to OPTIONS: CORS answering a preflight before the guard
+    (Hono's ``cors()`` on ``*`` ends every OPTIONS with 204 — R10.5's ``X-Admin-API-Key`` in
+    Allow-Headers only works if admin preflights succeed) runs no handler and returns no data. Anything
+    else — an OPTIONS answer with a body, a handler's 400/404/405, any other method's 2xx — reached past
+    the guard."""
+    if response.status_code == 401:
+        return True
+    return method.upper() == "OPTIONS" and response.status_code in (200, 204) and not response.content
+
+
+def bare_key_note(headers: dict[str, str], real_key: str) -> str:
+    """Say so when the refused credential was the real key without its scheme (only the scheme was wrong)."""
+    if real_key and any(k.lower() == "authorization" and v.strip() == real_key for k, v in headers.items()):
+        return (" — the key itself was right (the real admin key); only the 'Bearer' scheme was missing, and "
+                "the spec names 'Authorization: Bearer <key>'")
+    return ""
+
+
 def right_admin_credentials(real_key: str) -> st.SearchStrategy[dict[str, str]]:
     """The real key in either accepted style, ``Bearer`` in any case (R8.4's design fact)."""
     bearer = st.sampled_from(["Bearer", "bearer", "BEARER", "bEaReR"]).map(lambda s: {"Authorization": f"{s} {real_key}"})

@@ -53,7 +53,13 @@ class AdminGuard:
         if header_key is not None and _matches(header_key, key, config):
             return True
         authorization = headers.get("authorization", "")
+        if config.has("admin-raw-key-accepted") and authorization and _matches(authorization, key, config):
+            return True  # the bare key without its scheme (upstream's optional 'Bearer ' strip)
         scheme, _, token = authorization.partition(" ")
+        if config.has("bearer-extra-whitespace"):  # upstream: the header minus /^Bearer\s+/i
+            scheme, token = authorization[:6], authorization[6:].lstrip(" \t")
+            if not authorization[6:7].isspace():
+                return False
         if scheme.lower() == "bearer" and not config.has("admin-bearer-rejected"):
             return _matches(token, key, config)
         return False

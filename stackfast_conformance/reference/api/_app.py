@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from . import _http
+from . import _http, _variants
 from ._admin import AdminGuard, AdminRoutes, is_guarded
 from ._auth import AuthService
 from ._config import ApiConfig
@@ -60,8 +60,12 @@ class ApiApp:
             return
         request = Request(scope, receive)
         request.state.request_id = _http.request_id_for(request.headers.get("x-request-id"))
+        request.state.error_shape = _variants.error_shape(self.config)
         try:
-            if self.cors.is_preflight(request):
+            if self.cors.is_preflight(request) or (
+                # Hono's cors() on '*' ends every OPTIONS with 204 before any later middleware (the admin guard)
+                request.method == "OPTIONS" and self.config.has("admin-preflight-before-guard")
+            ):
                 response = self.cors.preflight(request)
             else:
                 response = await self._route(request)
@@ -73,6 +77,7 @@ class ApiApp:
             response = _http.error(request, 500, "internal error")
             self.cors.decorate(request, response)
         response.headers["X-Request-ID"] = request.state.request_id
+        response = _variants.finish(self.config, request, response)
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -109,14 +114,22 @@ class ApiApp:
         if is_guarded(path) or is_guarded(raw_path):
             return await self._admin(request, path, raw_path)
 
+        if (self.config.has("trailing-slash-redirect") and method in ("GET", "HEAD") and len(path) > 1
+                and path.endswith("/")):
+            # hono/trailing-slash trimTrailingSlash(): 301 to the same path without the slash
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = path.rstrip("/") + (f"?{query}" if query else "")
+            return Response(status_code=301, headers={"Location": location})
+
         buckets = buckets_for(method, path, self.config)
         extra_headers: dict[str, str] = {}
         if buckets:
             verdict = await self.limiter.check(buckets, client_id(request.headers, self.config))
+            extra_headers.update(self.limiter.quota_headers(verdict))
             if not verdict.allowed:
                 if verdict.store_failed:
                     return _http.error(request, 500, "rate limiter unavailable")
-                headers = {}
+                headers = dict(extra_headers)
                 if verdict.retry_after is not None and not self.config.has("retry-after-missing"):
                     headers["Retry-After"] = str(verdict.retry_after)
                 return _http.error(request, 429, "too many requests", headers)
@@ -169,6 +182,9 @@ class ApiApp:
         if config.has("admin-guard-case-sensitive"):  # a case-sensitive guard before case-insensitive routing
             covered = path.startswith(("/admin/", "/internal/")) or path in ("/admin", "/internal")
             path = path.lower()
+        if config.has("admin-options-runs-handler") and request.method == "OPTIONS":
+            # the guard skips OPTIONS and an admin handler answers it with data: a breach, not a preflight
+            return JSONResponse({"routes": sorted(self.admin.ROUTES), "methods": ["POST"]})
         if covered and not self.guard.authorized(request.headers):
             return _http.error(request, 401, "admin API key required")
         return await self.admin.handle(request, path)

@@ -14,6 +14,8 @@ from starlette.responses import Response
 from ._config import ApiConfig
 
 ALLOW_METHODS = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+HONO_ALLOW_METHODS = "GET,HEAD,PUT,POST,DELETE,PATCH"  # hono/cors' default allowMethods
+EXTRA_HEADERS = ("X-Client-Info", "Accept-Language")
 ALLOW_HEADERS = ("Content-Type", "Authorization", "X-Admin-API-Key", "X-Request-ID", "X-AI-Provider")
 MAX_AGE = "600"
 
@@ -24,7 +26,11 @@ class CorsPolicy:
         headers = ALLOW_HEADERS
         if config.has("cors-missing-ai-provider-header"):
             headers = tuple(h for h in headers if h != "X-AI-Provider")
-        self._allow_headers = ", ".join(headers)
+        if config.has("cors-hono-defaults"):  # lower-case names, extra ones, no spaces (a header list is a set)
+            headers = tuple(h.lower() for h in (*headers, *EXTRA_HEADERS))
+            self._allow_headers = ",".join(headers)
+        else:
+            self._allow_headers = ", ".join(headers)
 
     def allowed_origin(self, origin: str | None) -> str | None:
         """The ACAO value to send for this Origin, or None for no CORS headers."""
@@ -52,13 +58,16 @@ class CorsPolicy:
         )
 
     def preflight(self, request: Request) -> Response:
-        response = Response(status_code=204)
+        # express/cors' optionsSuccessStatus and several proxies answer a preflight 200 with an empty body
+        response = Response(status_code=200 if self._config.has("cors-preflight-200") else 204)
         acao = self.allowed_origin(request.headers.get("origin"))
+        hono = self._config.has("cors-hono-defaults")
         if acao is not None:
             self._decorate(response.headers, acao)
-            response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+            response.headers["Access-Control-Allow-Methods"] = HONO_ALLOW_METHODS if hono else ALLOW_METHODS
             response.headers["Access-Control-Allow-Headers"] = self._allow_headers
-            response.headers["Access-Control-Max-Age"] = MAX_AGE
+            if not hono:  # hono/cors sends no Max-Age unless configured
+                response.headers["Access-Control-Max-Age"] = MAX_AGE
         if not self._config.has("cors-no-vary"):
             response.headers["Vary"] = "Origin"
         return response

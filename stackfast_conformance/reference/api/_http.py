@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
@@ -27,10 +27,12 @@ def request_id(request: Request) -> str:
 
 def error(
     request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": message, "requestId": request_id(request)}, status_code=status, headers=dict(headers or {})
-    )
+) -> Response:
+    """``{"error": message, "requestId": ...}`` (upstream's shape), or the shape an error-body variant names."""
+    from ._variants import error_body
+
+    body, media_type = error_body(request, status, message)
+    return Response(body, status_code=status, headers=dict(headers or {}), media_type=media_type)
 
 
 class _Invalid:

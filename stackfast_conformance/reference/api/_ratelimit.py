@@ -50,6 +50,10 @@ class Verdict:
     allowed: bool
     retry_after: int | None = None
     store_failed: bool = False
+    # the most constrained bucket's quota, for @upstash/ratelimit-style X-RateLimit-* headers
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at_ms: int | None = None
 
 
 class MemoryStore:
@@ -107,6 +111,8 @@ def client_id(headers: Headers, config: ApiConfig) -> str:
         order = ("cf-connecting-ip", "x-forwarded-for")
     for name in order:
         value = headers.get(name, "").strip()
+        if value and name == "x-forwarded-for" and config.has("xff-leftmost-hop"):
+            value = value.split(",")[0].strip()  # upstream client-id.ts: the left-most hop is the client
         if value:
             return value
     return "local"
@@ -151,6 +157,7 @@ class RateLimiter:
 
     async def check(self, buckets: list[tuple[str, int]], client: str) -> Verdict:
         retry_after: int | None = None
+        quota: tuple[int, int, int] | None = None  # (remaining, limit, reset_at_ms) of the tightest bucket
         for bucket, limit in buckets:
             try:
                 count, ttl_ms = await self._store.hit(f"{bucket}:{client}", self._window_ms)
@@ -160,11 +167,30 @@ class RateLimiter:
                     return Verdict(allowed=False, store_failed=True)
                 return Verdict(allowed=True, store_failed=True)
             self._note_success()
+            left = (max(0, limit - count), limit, int(time.time() * 1000) + ttl_ms)
+            quota = left if quota is None or left[0] < quota[0] else quota
             if count > limit and retry_after is None:
                 retry_after = self._retry_after(ttl_ms)
+        remaining, limit_, reset_at_ms = quota if quota else (None, None, None)
         if retry_after is not None:
-            return Verdict(allowed=False, retry_after=retry_after)
-        return Verdict(allowed=True)
+            return Verdict(allowed=False, retry_after=retry_after, limit=limit_, remaining=remaining,
+                           reset_at_ms=reset_at_ms)
+        return Verdict(allowed=True, limit=limit_, remaining=remaining, reset_at_ms=reset_at_ms)
+
+    def quota_headers(self, verdict: Verdict) -> dict[str, str]:
+        """X-RateLimit-Limit/Remaining/Reset (variants ``ratelimit-headers``: Reset in epoch seconds as
+        upstream's middleware; ``ratelimit-headers-ms``: in epoch milliseconds as @upstash/ratelimit's
+        ``reset``). Empty unless a variant asks and the store answered."""
+        if verdict.limit is None or verdict.reset_at_ms is None:
+            return {}
+        if self._config.has("ratelimit-headers"):
+            reset = str(math.ceil(verdict.reset_at_ms / 1000))
+        elif self._config.has("ratelimit-headers-ms"):
+            reset = str(verdict.reset_at_ms)
+        else:
+            return {}
+        return {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": str(verdict.remaining),
+                "X-RateLimit-Reset": reset}
 
     def _retry_after(self, ttl_ms: int) -> int:
         if self._config.has("retry-after-wrong"):
