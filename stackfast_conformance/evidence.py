@@ -323,8 +323,12 @@ class EvidenceClient:
             raise HarnessError(f"{method} {exchange.url}: {exchange.error}", exchange.curl) from None
         except httpx.TransportError as exc:
             exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
+            from stackfast_conformance._tlshint import untrusted_certificate_hint
+
+            hint = untrusted_certificate_hint(exc, str(request.url), self._connect_to, self._ca_bundle)
             raise CouldNotDecide(
-                f"could not reach the target: {method} {url}: {type(exc).__name__}: {exc}", exchange.curl
+                f"could not reach the target: {method} {url}: {type(exc).__name__}: {exc}"
+                + (f" — {hint}" if hint else ""), exchange.curl
             ) from None
         exchange = self._record(request, started_at, t0, body_text, response, None)
         response.exchange = exchange  # type: ignore[attr-defined]
