@@ -40,8 +40,6 @@ SHOWN_ONLY = {
         "a benchmark of full runs, minutes long by design; its --help is run instead",
     "scripts/repeat_conforming.py --runs 20":
         "20 full runs, tens of minutes by design; its --help is run instead",
-    "stackfast-conformance run | reference | catalog":
-        "a synopsis of the subcommands, not a command; each subcommand is run on its own",
     "stackfast-conformance run --api https://api.stackfast.app --web https://stackfast.app --har signin.har":
         "needs a HAR of a person's own GitHub sign-in; tests/test_har.py records one from the embedded reference "
         "with chromium and runs the harness with it",
@@ -78,9 +76,10 @@ def _normalise(command: str, tmp_path: Path) -> str:
     command = re.sub(r"(^|&& )stackfast-conformance\b", r"\1.venv/bin/stackfast-conformance", command)
     command = re.sub(r"(^|&& )python -m ", r"\1.venv/bin/python -m ", command)
     command = command.replace("/tmp/sample", str(tmp_path / "sample"))
-    if re.search(r"\bdiff A B$|\bsummary DIR\.\.\.$", command):  # placeholders for reports: two small ones
+    if re.search(r"stackfast-conformance (diff|summary)\b", command):  # commands that read reports: two small ones
         a, b = _two_reports(tmp_path)
-        command = command.replace(" A B", f" {a} {b}").replace(" DIR...", f" {a} {b}")
+        command = re.sub(r"(?<= )reports/", f"{tmp_path}/reports/", command).replace(" diff.html", f" {tmp_path}/diff.html")
+        command = re.sub(r" A B$", f" {a} {b}", command).replace(" DIR...", f" {a} {b}")
     if re.search(r"\b(PATH|FILE|DIR)\b", command):  # a placeholder: a conforming sample checkout
         from stackfast_conformance.sample_checkout import write_sample
 
