@@ -54,7 +54,7 @@ DEFAULT_TIMEOUT_SECONDS = 600.0  # a Railway redeploy takes minutes
 REFERENCE_TIMEOUT_SECONDS = 90.0
 FAILED_OUTPUT_EXCERPT = 1500  # what a failed action's output keeps (its tail), in the error and on the timeline
 LOG_LINES_KEPT = 20  # matching log lines recorded per call (their count is always recorded)
-LOG_LINE_CHARS = 300
+LOG_LINE_CHARS = 4000  # a recorded log line is cut after this many characters (masked before the cut)
 _REFERENCE_NAMES = {"logs": "logs-api"}  # the reference's name for an action, where it differs
 
 
