@@ -237,6 +237,27 @@ def _withheld(item: pytest.Item, exc: BaseException, mine: dict[str, Any]) -> bo
     return True
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    outcome = yield
+    exc = getattr(outcome, "exception", None)
+    state = item.config.stash.get(_STATE, None)
+    if exc is not None and state is not None and state.active and _criteria_of(item):
+        _redact_exception(exc)  # before any reporter (pytest's, Allure's) formats it
+
+
+def _redact_exception(exc: BaseException) -> None:
+    from stackfast_conformance.redact import redact_text
+
+    text = str(exc)
+    redacted = redact_text(text)
+    if redacted != text:
+        exc.args = (redacted,)
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        exc.__notes__ = [redact_text(str(note)) or "" for note in notes]
+
+
 def _redact_report(report: pytest.TestReport) -> None:
     from stackfast_conformance.redact import redact_text
 

@@ -101,3 +101,21 @@ def test_the_scan_itself_finds_a_piece_of_a_secret():
     assert [h.shape for h in scan(planted, texts={"t": "xx" + "EfGh1234IjKl" + "yy"})] == ["token"]
     assert [h.shape for h in scan(planted, texts={"t": "a%20" + "AbCdEfGh1234Ij".replace("E", "%45")})] == ["token"]
     assert not scan(planted, texts={"t": "AbCdEfGh123 4IjKlMnOp"})
+
+
+def test_failed_checks_quoting_a_leaking_answer_leak_nothing_either(tmp_path):
+    """A FAILED check's message, curl, Allure status details and the terminal's traceback all pass redaction:
+    /health answers 401 (health-requires-auth) with the planted environment in its body and headers."""
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(MATRIX_PROFILE)
+    with start_reference(faults=("health-requires-auth", "leak-secrets-error-body"), window_seconds=2) as ref:
+        planted = _planted.read(ref.state_dir)
+        code, record, output = run_harness(
+            ["--profile", "reference", "--window-seconds", "2", "--profile-file", str(profile),
+             "--alluredir", str(tmp_path / "allure"), "--criteria", "R5.1,R5.3"], tmp_path / "r",
+            env=ref.harness_env())
+    assert {c["id"]: c["verdict"] for c in record["criteria"] if c["id"] in ("R5.1", "R5.3")} == \
+        {"R5.1": "FAILED", "R5.3": "FAILED"}, output[-3000:]
+    assert len(exposed(planted, [tmp_path / "allure"])) >= MIN_SHAPES  # Allure saw them, masked
+    hits = scan(planted, [tmp_path / "r", tmp_path / "allure"], {"terminal (stdout+stderr)": output})
+    assert not hits, "planted secrets leaked: " + "; ".join(map(str, hits))
