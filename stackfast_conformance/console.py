@@ -215,6 +215,12 @@ def run_pytest(args: list[str], phase: str, report_dir: Path, show_pytest_output
     """
     import pytest
 
+    own_stream = None
+    if stream is None:
+        # a duplicate of fd 2: pytest's capture redirects fd 2 while an in-process check runs, not this one
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+            own_stream = stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     stream = stream or sys.stderr
     progress = Progress(report_dir / ".progress", stream)
     previous = os.environ.get(PROGRESS_DIR_ENV)
@@ -228,6 +234,9 @@ def run_pytest(args: list[str], phase: str, report_dir: Path, show_pytest_output
             os.environ.pop(PROGRESS_DIR_ENV, None)
         else:
             os.environ[PROGRESS_DIR_ENV] = previous
+        if own_stream is not None:
+            stream = sys.stderr
+            own_stream.close()
     if log is not None and code not in (0, 1, 5, int(pytest.ExitCode.INTERRUPTED)):
         tail = log.read_text(errors="replace").splitlines()[-40:]
         print(f"stackfast-conformance: pytest ended with status {code}; the end of {log}:", file=stream)
