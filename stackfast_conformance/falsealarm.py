@@ -8,8 +8,8 @@ may end FAILED or ERROR, and the run must have checked something.
 Speed: variants that do not interact (no ``alone``) share a run — one per component, environment,
 window and criteria — and each still gets a row. A batch that flags something is re-run one variant
 at a time, so a row blames only the variant that flags. Checkout/snapshot variants are inputs, not
-reference switches: ``sample_checkout.variant_inputs(name, directory)`` builds them, and inputs that do
-not compete for the same option (one ``--repo``, one snapshot per environment) share a run.
+reference switches: ``sample_checkout.variant_inputs(names, directory)`` builds one checkout and one
+snapshot pair with all of a batch's inputs applied, so they share a run.
 """
 
 from __future__ import annotations
@@ -61,19 +61,6 @@ class VariantResult:
         return not self.flagged and self.checks_executed > 0
 
 
-def _input_slots(args: Sequence[str]) -> set[str]:
-    """The single-valued options an input variant's args occupy (two such variants cannot share a run)."""
-    slots: set[str] = set()
-    items = list(args)
-    for i, arg in enumerate(items):
-        if not arg.startswith("--"):
-            continue
-        flag, _, value = arg.partition("=")
-        value = value or (items[i + 1] if i + 1 < len(items) else "")
-        slots.add(f"{flag}:{value.split('=', 1)[0]}" if flag == "--env-snapshot" else flag)
-    return slots
-
-
 def plan_batches(variants: Iterable) -> list[Batch]:
     """Group variants into as few runs as keep them apart where they could interact."""
     groups: dict[tuple, list] = {}
@@ -102,18 +89,16 @@ def plan_batches(variants: Iterable) -> list[Batch]:
     return batches
 
 
-def _inputs_args(variants: Sequence, directory: Path) -> list[list[str]]:
-    """The harness args of each input variant (built by the sample checkout module)."""
+def _inputs_args(variants: Sequence, directory: Path) -> list[str]:
+    """The harness args of a set of input variants: ``sample_checkout.variant_inputs`` combines any set of
+    its variants into one checkout and one snapshot pair (``--repo DIR --env-snapshot ENV=FILE ...``)."""
     try:
         from stackfast_conformance.sample_checkout import variant_inputs
     except ImportError as exc:
         raise RuntimeError("checkout/snapshot variants need stackfast_conformance.sample_checkout.variant_inputs"
-                           f"(name, directory) -> list[str], which is not there yet: {exc}") from None
-    # H3: one call for the whole batch -- sample_checkout combines any set of its variants into one
-    # checkout + snapshot pair (always --repo and both --env-snapshot); the other members add no args.
+                           f"(names, directory) -> list[str], which is not there yet: {exc}") from None
     directory.mkdir(parents=True, exist_ok=True)
-    combined = [str(a) for a in variant_inputs([v.name for v in variants], directory)]
-    return [combined] + [[] for _ in variants[1:]]
+    return [str(a) for a in variant_inputs([v.name for v in variants], directory)]
 
 
 def run_batch(batch: Batch, base_dir: Path | None = None, retry_alone: bool = True) -> list[VariantResult]:
@@ -123,15 +108,7 @@ def run_batch(batch: Batch, base_dir: Path | None = None, retry_alone: bool = Tr
     extra: list[str] = list(batch.args)
     inputs = [v for v in batch.variants if not v.is_switch]
     if inputs:
-        per_variant = _inputs_args(inputs, base_dir / f"{batch.label}-inputs")
-        taken: set[str] = set()
-        for v, args in zip(inputs, per_variant, strict=True):
-            clash = taken & _input_slots(args)
-            if clash:
-                raise RuntimeError(f"input variant {v.name} competes for {sorted(clash)} with another in batch "
-                                   f"{batch.label}: give it `alone: true`")
-            taken |= _input_slots(args)
-            extra += args
+        extra += _inputs_args(inputs, base_dir / f"{batch.label}-inputs")
     for v in batch.variants:
         if v.is_switch:
             switch_args += ["--variant", v.name]

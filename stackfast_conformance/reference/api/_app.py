@@ -60,7 +60,7 @@ class ApiApp:
             return
         request = Request(scope, receive)
         request.state.request_id = _http.request_id_for(request.headers.get("x-request-id"))
-        request.state.error_shape = _variants.error_shape(self.config)
+        request.state.error_shapes = _variants.error_shapes(self.config)
         try:
             if self.cors.is_preflight(request) or (
                 # Hono's cors() on '*' ends every OPTIONS with 204 before any later middleware (the admin guard)

@@ -33,26 +33,28 @@ HONO_NOT_FOUND = "404 Not Found"
 
 
 def error_body(request: Request, status: int, message: str) -> tuple[bytes, str]:
-    """The body and media type of an error in the shape the switched-on variant names."""
-    shape = getattr(request.state, "error_shape", None)
+    """The body and media type of an error in the shape the switched-on variants give it.
+
+    The shapes compose as on the real stack: Better Auth answers ``/api/auth/*`` itself
+    (``error-body-message-code``), hono/bearer-auth's HTTPException answers 401 as text
+    (``error-body-text-plain``), the app's onError shapes the rest (``error-body-nested``)."""
+    shapes = getattr(request.state, "error_shapes", frozenset())
     request_id = request.state.request_id
     code = ERROR_CODES.get(status, f"HTTP_{status}")
-    if shape == "error-body-nested":  # {"error": {"message", "code"}} as many Hono apps' onError
-        doc: object = {"error": {"message": message, "code": code}, "requestId": request_id}
-    elif shape == "error-body-message-code":  # Better Auth's APIError body
-        doc = {"message": message, "code": code}
-    elif shape == "error-body-text-plain":  # Hono's HTTPException.getResponse(): the message as text
-        return message.encode(), "text/plain; charset=UTF-8"
+    if "error-body-message-code" in shapes and request.url.path.startswith("/api/auth/"):
+        doc: object = {"message": message, "code": code}
+    elif "error-body-text-plain" in shapes and status == 401:
+        return b"Unauthorized", "text/plain; charset=UTF-8"
+    elif "error-body-nested" in shapes:
+        doc = {"error": {"message": message, "code": code}, "requestId": request_id}
     else:
         doc = {"error": message, "requestId": request_id}
     return json.dumps(doc, separators=(",", ":")).encode(), "application/json"
 
 
-def error_shape(config: ApiConfig) -> str | None:
-    for name in ("error-body-nested", "error-body-message-code", "error-body-text-plain"):
-        if config.has(name):
-            return name
-    return None
+def error_shapes(config: ApiConfig) -> frozenset[str]:
+    return frozenset(n for n in ("error-body-nested", "error-body-message-code", "error-body-text-plain")
+                     if config.has(n))
 
 
 def finish(config: ApiConfig, request: Request, response: Response) -> Response:
