@@ -56,11 +56,12 @@ def documented_commands() -> list[tuple[str, str]]:
                 continue
             for line in re.sub(r"\\\n\s*", " ", block.group(2)).splitlines():
                 line = re.sub(r"\s+#.*$", "", line).strip()
-                if line.startswith(PREFIXES):
+                if line.startswith(PREFIXES) and not line.startswith("stackfast-conformance:"):  # not output
                     found.append((path.name, re.sub(r"\s+", " ", line)))
         prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
         for span in re.finditer(r"`([^`\n]+)`", prose):
-            if span.group(1).startswith(PREFIXES):
+            if span.group(1).startswith(PREFIXES) and " " in span.group(1).strip() \
+                    and not span.group(1).startswith("stackfast-conformance:"):  # a command, not a name or output
                 found.append((path.name, re.sub(r"\s+", " ", span.group(1).strip())))
     seen: set[str] = set()
     return [(name, cmd) for name, cmd in found if not (cmd in seen or seen.add(cmd))]
@@ -80,6 +81,15 @@ def _normalise(command: str, tmp_path: Path) -> str:
         a, b = _two_reports(tmp_path)
         command = re.sub(r"(?<= )reports/", f"{tmp_path}/reports/", command).replace(" diff.html", f" {tmp_path}/diff.html")
         command = re.sub(r" A B$", f" {a} {b}", command).replace(" DIR...", f" {a} {b}")
+    # optional parts: keep an optional flag (`[--plan]`), drop optional placeholders (`[NAME ...]`)
+    command = re.sub(r" \[(--[\w-]+)\]", r" \1", command)
+    command = re.sub(r" \[[A-Z][^\]]*\]", "", command)
+    if re.search(r"--(variant|fault) NAME\b", command):  # the first registered one
+        from stackfast_conformance.reference import load_faults, load_variants
+
+        command = command.replace("--fault NAME", f"--fault {sorted(load_faults())[0]}")
+        if "--variant NAME" in command:
+            command = command.replace("--variant NAME", f"--variant {sorted(load_variants())[0]}")
     if re.search(r"\b(PATH|FILE|DIR)\b", command):  # a placeholder: a conforming sample checkout
         from stackfast_conformance.sample_checkout import write_sample
 
