@@ -115,9 +115,12 @@ def _run(args: argparse.Namespace) -> int:
     from stackfast_conformance.run import start_embedded_reference
     from stackfast_conformance.settings import resolve_settings
 
-    load_catalog()  # a broken catalog is a configuration error before anything starts
+    catalog = load_catalog()  # a broken catalog is a configuration error before anything starts
     given = given_values(args)
     settings = resolve_settings(given)
+    unknown = sorted(set(settings.criteria) - set(catalog.criteria))
+    if unknown:  # before the reference starts, and once (not once per worker)
+        raise OptionError(f"--criteria: unknown criterion id(s) {', '.join(unknown)}")
     from stackfast_conformance.run import load_run_inputs
 
     load_run_inputs(settings)  # bad attestations/waivers/snapshots: exit 2 before the reference starts

@@ -203,6 +203,8 @@ def _pytest_output(report_dir: Path, show: bool) -> Iterator[Path | None]:
     report_dir.mkdir(parents=True, exist_ok=True)
     log = report_dir / PYTEST_LOG
     with log.open("a") as fh, contextlib.redirect_stdout(fh):
+        fh.write(f"===== stackfast-conformance: {time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n")
+        fh.flush()
         yield log
 
 
@@ -237,13 +239,14 @@ def run_pytest(args: list[str], phase: str, report_dir: Path, show_pytest_output
         if own_stream is not None:
             stream = sys.stderr
             own_stream.close()
+    this_phase = log.read_text(errors="replace").rsplit("===== stackfast-conformance: ", 1)[-1] if log else ""
     if log is not None and code not in (0, 1, 5, int(pytest.ExitCode.INTERRUPTED)):
-        tail = log.read_text(errors="replace").splitlines()[-40:]
+        tail = this_phase.splitlines()[1:][-40:]
         print(f"stackfast-conformance: pytest ended with status {code}; the end of {log}:", file=stream)
         for text in tail:
             print(f"  {text}", file=stream)
     elif log is not None and code == int(pytest.ExitCode.INTERRUPTED):
-        errors = [t for t in log.read_text(errors="replace").splitlines() if t.startswith(("ERROR ", "E   "))]
+        errors = [t for t in this_phase.splitlines() if t.startswith(("ERROR ", "E   "))]
         if errors:  # a collection error also ends pytest as "interrupted": show it
             print(f"stackfast-conformance: pytest stopped; from {log}:", file=stream)
             for text in errors[-20:]:
