@@ -80,11 +80,8 @@ def plan_batches(variants: Iterable) -> list[Batch]:
             crit: tuple[str, ...] | None = tuple(sorted({c for v in members for c in (v.criteria or ())})) or None
         else:
             crit = criteria
-        label = f"{family}-{alone}" if alone else family
-        suffix = 0
-        while any(b.label == label for b in batches):
-            suffix += 1
-            label = f"{family}-{suffix}"
+        # the family's first shared run is named after it; any other after its first variant
+        label = family if not alone and not any(b.label == family for b in batches) else f"{family}-{members[0].name}"
         batches.append(Batch(label, tuple(members), int(window), env, crit, tuple(args), disruptive))
     return batches
 
