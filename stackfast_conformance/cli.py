@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
                                "phase 2/2: operator actions and exclusive checks, one at a time", settings, args)
     except KeyboardInterrupt:  # between the phases, or while pytest started: report what the first phase finished
         code = pytest.ExitCode.INTERRUPTED
-        _finish_between_phases(settings)
+        _finish_between_phases(settings, args.alluredir)
     finally:
         interrupt.trace("checks done")
         if reference is not None:
@@ -216,7 +216,7 @@ def _say_stopped() -> None:
           "what finished; exit 130", file=sys.stderr, flush=True)
 
 
-def _finish_between_phases(settings: Any) -> None:
+def _finish_between_phases(settings: Any, alluredir: str | None = None) -> None:
     """Write the interrupted run's report from the parallel phase's results (the serial phase never ran)."""
     import json
 
@@ -227,8 +227,12 @@ def _finish_between_phases(settings: Any) -> None:
         return
     earlier = json.loads(phase_file.read_text())
     phase_file.unlink()
-    finish_run(settings, earlier["results"], earlier["started"], True, earlier.get("reference"),
-               plan=earlier.get("plan"), started_ids=earlier.get("started_ids") or ())
+    record = finish_run(settings, earlier["results"], earlier["started"], True, earlier.get("reference"),
+                        plan=earlier.get("plan"), started_ids=earlier.get("started_ids") or ())
+    if alluredir:  # the serial phase would have written them (plugin._finish_session)
+        from stackfast_conformance.report._allure import write_allure
+
+        write_allure(record, Path(alluredir))
     print(f"stackfast-conformance: INTERRUPTED: the report covers what finished: {settings.report_dir}",
           file=sys.stderr)
 

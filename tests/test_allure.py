@@ -1,84 +1,319 @@
-"""Allure results organised by the spec (issue 17 item 1), validated against Allure 2's result schema."""
+"""Allure results organised by the spec (issue 17 item 1; docs/allure.md).
+
+- the result files, from a record, carry requirement/criterion/safety labels, spec and source links
+  and the evidence, and fit Allure's result model (allure-python-commons ``model2``);
+- the spec links are GitHub heading anchors of the upstream spec at the catalog's commit;
+- a real run writes one result per check plus one per criterion, nothing from allure-pytest;
+- docs/allure.md's commands, run as written in a temporary directory (two short runs): the second
+  report's history holds both runs for every criterion, and Chromium shows R1–R14 in Behaviors.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
 
-from stackfast_conformance.report._allure import write_allure
+import pytest
+from allure_commons import model2
 
+from stackfast_conformance.report._allure import (
+    SPEC_HEADINGS,
+    SPEC_HEADINGS_COMMIT,
+    github_anchor,
+    source_root,
+    spec_link,
+    write_allure,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "allure.md"
+ALLURE = ROOT / ".venv" / "bin" / "allure"  # scripts/bootstrap installs it (npm's allure-commandline)
+CRITERIA = "R5.1,R11.2"  # short: one read-only check, and R11.2's checks that also verify R11.3/R11.4
 STATUSES = {"passed", "failed", "broken", "skipped", "unknown"}
-RESULT_KEYS = {"uuid": str, "historyId": str, "name": str, "fullName": str, "status": str, "stage": str,
-               "start": int, "stop": int, "labels": list, "links": list, "attachments": list,
-               "statusDetails": dict, "parameters": list, "steps": list}
+CHECK_FILE, CHECK_NAME = "conformance/test_r04_rate_limit.py", "test_429_retry_after_is_whole_seconds_within_the_window"
+SPEC_URL = ("https://github.com/Nether403/Stackfast-2026/blob/d4bc1f71f638e2cab4aff76f51db884b1ad5d81c/"
+            ".kiro/specs/phase-8-deployment/requirements.md")
 
 
-def _validate(result: dict, directory) -> None:
-    """Allure 2's TestResult shape (allure-python-commons model): types, status, labels, attachments exist."""
-    for key, kind in RESULT_KEYS.items():
-        assert isinstance(result.get(key), kind), (key, result.get(key))
+def _validate(result: dict, directory: Path) -> None:
+    """Allure 2's result model as allure-python-commons defines it: no unknown field, each typed."""
+    model = model2.TestResult(**{k: v for k, v in result.items()})  # an unknown key raises TypeError
+    assert isinstance(model.uuid, str) and isinstance(model.historyId, str) and isinstance(model.name, str)
     assert result["status"] in STATUSES and result["stage"] == "finished"
-    for label in result["labels"]:
+    assert isinstance(result["start"], int) and isinstance(result["stop"], int) and result["stop"] >= result["start"]
+    for label in result.get("labels", []):
         assert set(label) == {"name", "value"} and all(isinstance(v, str) for v in label.values()), label
-    for link in result["links"]:
-        assert {"name", "url", "type"} <= set(link) and link["url"].startswith("http"), link
-    for attachment in result["attachments"]:
+    for link in result.get("links", []):
+        assert set(link) <= {"name", "url", "type"} and link["url"].startswith("https://"), link
+    for attachment in result.get("attachments", []):
+        assert set(attachment) == {"name", "source", "type"}, attachment
         assert (directory / attachment["source"]).is_file(), attachment
+    if "statusDetails" in result:
+        assert set(result["statusDetails"]) <= {"known", "flaky", "message", "trace"}
+
+
+def _results(directory: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*-result.json"))]
+
+
+def _labels(result: dict, name: str) -> list[str]:
+    return [label["value"] for label in result["labels"] if label["name"] == name]
 
 
 def _record():
-    crit = {"id": "R4.7", "requirement": "R4", "statement": "429 with Retry-After", "severity": "major",
-            "verdict": "FAILED", "reason": "no Retry-After", "spec_url": "https://example.test/spec.md",
-            "checks": ["conformance/test_r04.py::test_ra"]}
+    crit = {"id": "R4.7", "requirement": "R4", "statement": "429 with Retry-After", "severity": "blocking",
+            "verdict": "FAILED", "reason": "no Retry-After", "spec_url": SPEC_URL,
+            "checks": [f"{CHECK_FILE}::{CHECK_NAME}"]}
     other = {**crit, "id": "R5.1", "requirement": "R5", "statement": "health", "verdict": "SKIPPED",
-             "reason": "not opted in: opt in with --allow-quota", "checks": []}
-    check = {"id": "conformance/test_r04.py::test_ra", "name": "test_ra", "doc": "429 carries Retry-After",
-             "file": "conformance/test_r04.py", "criteria": ["R4.7"], "safety": "quota", "outcome": "failed",
-             "reason": "a 429 carries Retry-After", "exchanges": ["x1"], "seed": 123, "timeline": [{"t": 0}],
+             "severity": "advisory", "reason": "not opted in: opt in with --allow-quota", "checks": []}
+    check = {"id": f"{CHECK_FILE}::{CHECK_NAME}", "name": CHECK_NAME, "doc": "429 carries Retry-After",
+             "file": CHECK_FILE, "criteria": ["R4.7"], "safety": "quota",
+             "outcome": "failed", "reason": "a 429 carries Retry-After", "exchanges": ["x1"], "seed": 123,
+             "timeline": [{"t": 0}], "duration_s": 1.5,
              "failure": {"curl": "curl -sS -i https://api.stackfast.app/x", "message": "seen no Retry-After"}}
+    harness = {**check, "id": "conformance/test_r04_rate_limit.py::test_h", "name": "test_h", "doc": None,
+               "outcome": "error", "error_class": "harness", "reason": "could not build the request",
+               "failure": None, "seed": None, "timeline": None, "exchanges": []}
     return {"run": {"started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:05Z",
-                    "targets": {"api": "https://api.stackfast.app", "web": "https://stackfast.app"},
+                    "targets": {"api": "https://api.example.test", "web": "https://example.test"},
                     "profile": "reference", "environment": "production", "opt_ins": {"quota": True},
-                    "interrupted": False},
-            "tool": {"version": "0.1.0"}, "spec": {"url": "https://example.test/spec.md", "commit": "abc"},
+                    "interrupted": False, "exit_status": 1},
+            "tool": {"version": "0.1.0"},
+            "spec": {"url": SPEC_URL, "commit": SPEC_HEADINGS_COMMIT},
             "requirements": [{"id": "R4", "title": "Upstash Redis rate limiter"}, {"id": "R5", "title": "Health"}],
-            "criteria": [crit, other], "checks": [check],
-            "exchanges": [{"id": "x1", "request": {"headers": {"x-admin-key": "${STACKFAST_ADMIN_KEY}"}}}]}
+            "criteria": [crit, other], "checks": [check, harness],
+            "exchanges": [{"id": "x1", "started_at": "2026-01-01T00:00:01Z", "method": "GET", "status": 429,
+                           "request_headers": {"x-admin-key": "${STACKFAST_ADMIN_KEY}",
+                                               "authorization": "Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCD"}}]}
 
 
 def test_results_carry_requirement_criterion_safety_links_and_evidence(tmp_path, monkeypatch):
     monkeypatch.setenv("STACKFAST_SOURCE_URL", "https://github.com/org/repo/blob/main")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    write_allure(_record(), tmp_path)
-    results = [json.loads(p.read_text()) for p in tmp_path.glob("*-result.json")]
+    assert write_allure(_record(), tmp_path) == 4  # two checks, two criteria
+    results = _results(tmp_path)
     for result in results:
         _validate(result, tmp_path)
-    check = next(r for r in results if r["fullName"].startswith("conformance/"))
-    labels = {(label["name"], label["value"]) for label in check["labels"]}
-    assert ("epic", "R4 Upstash Redis rate limiter") in labels
-    assert ("story", "R4.7 429 with Retry-After") in labels and ("feature", "R4.7 429 with Retry-After") in labels
-    assert ("tag", "quota") in labels and ("severity", "normal") in labels
-    assert check["status"] == "failed"
-    urls = {link["url"] for link in check["links"]}
-    assert "https://example.test/spec.md#r47" in urls
-    assert "https://github.com/org/repo/blob/main/conformance/test_r04.py" in urls
+    check = next(r for r in results if r["fullName"].endswith(f"::{CHECK_NAME}"))
+    assert _labels(check, "epic") == ["R4 Upstash Redis rate limiter"]
+    assert _labels(check, "feature") == ["R4.7 429 with Retry-After"] and not _labels(check, "story")
+    assert _labels(check, "tag") == ["quota"] and _labels(check, "severity") == ["blocker"]
+    assert check["status"] == "failed" and check["name"] == "429 carries Retry-After"
+    assert check["start"] == 1767225601000 and check["stop"] - check["start"] == 1500  # first exchange + duration
+    links = {link["name"]: link["url"] for link in check["links"]}
+    assert links["R4.7: Requirement 4, acceptance criterion 7"] == f"{SPEC_URL}#requirement-4-upstash-redis-rate-limiter"
+    line = next(i for i, text in enumerate((ROOT / CHECK_FILE).read_text().splitlines(), 1)
+                if text.startswith(f"def {CHECK_NAME}("))
+    source = f"https://github.com/org/repo/blob/main/{CHECK_FILE}#L{line}"
+    assert source in links.values()
     names = {a["name"] for a in check["attachments"]}
-    assert {"exchange x1", "reproduce with curl", "Hypothesis seed", "operator timeline"} <= names
-    exchange = next(a for a in check["attachments"] if a["name"] == "exchange x1")
-    assert "${STACKFAST_ADMIN_KEY}" in (tmp_path / exchange["source"]).read_text()  # the record's masked text
-    verdicts = {r["name"]: r["status"] for r in results if r["fullName"].startswith("criterion|")}
-    assert verdicts == {"R4.7 verdict: FAILED": "failed", "R5.1 verdict: SKIPPED": "skipped"}
+    assert {"exchange x1: GET 429", "reproduce with curl", "Hypothesis seed", "operator timeline"} <= names
+    exchange = (tmp_path / next(a["source"] for a in check["attachments"] if a["name"].startswith("exchange x1")))
+    text = exchange.read_text()
+    assert "${STACKFAST_ADMIN_KEY}" in text and "abcdefghijklmnopqrstuvwxyz0123456789ABCD" not in text  # masked
+    seed = (tmp_path / next(a["source"] for a in check["attachments"] if a["name"] == "Hypothesis seed")).read_text()
+    assert "--hypothesis-seed=123" in seed and "seen no Retry-After" in seed
+    harness = next(r for r in results if r["fullName"].endswith("::test_h"))
+    assert harness["status"] == "broken" and harness["statusDetails"]["message"].startswith("harness error: ")
+    verdicts = {r["name"]: (r["status"], _labels(r, "severity")) for r in results
+                if r["fullName"].startswith("criterion|")}
+    assert verdicts == {"R4.7 verdict: FAILED": ("failed", ["blocker"]), "R5.1 verdict: SKIPPED": ("skipped", ["minor"])}
 
 
 def test_environment_executor_and_categories(tmp_path, monkeypatch):
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "org/repo")
-    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    for name, value in {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "org/repo", "GITHUB_RUN_ID": "42",
+                        "GITHUB_RUN_NUMBER": "7", "GITHUB_WORKFLOW": "conformance"}.items():
+        monkeypatch.setenv(name, value)
     write_allure(_record(), tmp_path)
-    env = (tmp_path / "environment.properties").read_text()
-    assert "api=https://api.stackfast.app" in env and "spec_commit=abc" in env and "opt_ins=quota" in env
+    env = dict(line.split("=", 1) for line in (tmp_path / "environment.properties").read_text().splitlines())
+    assert env["api"] == "https://api.example.test" and env["spec_commit"] == SPEC_HEADINGS_COMMIT
+    assert env["opt_ins"] == "quota" and env["interrupted"] == "False" and env["harness_version"] == "0.1.0"
     executor = json.loads((tmp_path / "executor.json").read_text())
-    assert executor["buildUrl"].endswith("/org/repo/actions/runs/42")
-    names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
-    for name in ("target fails the spec", "could not decide", "harness error", "transient infrastructure",
-                 "not opted in"):
-        assert name in names
+    assert executor["buildUrl"] == "https://github.com/org/repo/actions/runs/42"
+    assert executor["buildName"] == "conformance #7" and executor["buildOrder"] == 7
+    categories = json.loads((tmp_path / "categories.json").read_text())
+    assert [c["name"] for c in categories][:5] == ["target fails the spec", "harness error",
+                                                   "transient infrastructure", "could not decide", "not opted in"]
+
+
+def test_spec_links_are_github_heading_anchors_at_the_catalogs_commit():
+    """GitHub's anchor rule: lower-case, punctuation dropped (the '+' leaves two hyphens), spaces → '-'."""
+    from stackfast_conformance.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert SPEC_HEADINGS_COMMIT == catalog.spec["commit"], (
+        "the catalog moved to another spec commit: re-read the '### Requirement N: …' headings there "
+        "(SPEC_HEADINGS in report/_allure.py)")
+    assert set(SPEC_HEADINGS) == {cid.split(".")[0] for cid in catalog.criteria}
+    for requirement, heading in SPEC_HEADINGS.items():
+        assert heading.startswith(f"Requirement {requirement[1:]}: ")
+    assert github_anchor(SPEC_HEADINGS["R3"]) == "requirement-3-better-auth--github-oauth-in-production"
+    assert github_anchor(SPEC_HEADINGS["R7"]) == "requirement-7-sentry-feature-flagged-error-tracking"
+    assert github_anchor(SPEC_HEADINGS["R10"]) == "requirement-10-cors-and-cross-origin-policy"
+    assert spec_link(catalog.spec["url"], "R12.4") == (
+        "R12.4: Requirement 12, acceptance criterion 4", f"{SPEC_URL}#requirement-12-rollback-procedure")
+
+
+def test_source_links_from_the_environment(tmp_path):
+    root = tmp_path / "work" / "harness"
+    assert source_root({}, root) is None
+    assert source_root({"STACKFAST_SOURCE_URL": "https://git.example/o/r/blob/v1/"}, root) == \
+        "https://git.example/o/r/blob/v1"
+    github = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": "abc123"}
+    assert source_root({**github, "GITHUB_WORKSPACE": str(root)}, root) == "https://github.com/o/r/blob/abc123"
+    assert source_root({**github, "GITHUB_WORKSPACE": str(tmp_path / "work")}, root) == \
+        "https://github.com/o/r/blob/abc123/harness"
+    assert source_root({**github, "GITHUB_WORKSPACE": str(tmp_path / "elsewhere")}, root) is None  # not our checkout
+
+
+# --- docs/allure.md, run as written ----------------------------------------------------------------
+
+def _doc_commands() -> list[str]:
+    text = DOC.read_text()
+    commands = []
+    for block in re.finditer(r"^```sh\n(.*?)^```", text, re.S | re.M):
+        commands += [line.strip() for line in block.group(1).splitlines() if line.strip()]
+    return commands
+
+
+def _allure_cli() -> tuple[Path | None, str]:
+    """The Allure command line, installed by scripts/bootstrap when it is missing; else why it cannot be."""
+    if not ALLURE.exists() and shutil.which("npm") and shutil.which("java"):
+        subprocess.run([str(ROOT / "scripts" / "bootstrap")], cwd=ROOT, capture_output=True, timeout=300)
+    if not shutil.which("java"):
+        return None, "no Java runtime: the Allure command line needs one (apt-get install default-jre-headless)"
+    if not ALLURE.exists():
+        return None, ("the Allure command line is not installed and scripts/bootstrap could not install it: "
+                      + ("npm not found (apt-get install npm)" if not shutil.which("npm")
+                         else "npm install allure-commandline failed (is the npm registry reachable?)"))
+    return ALLURE, ""
+
+
+@pytest.fixture(scope="module")
+def procedure(tmp_path_factory):
+    """docs/allure.md's commands in order, in a temporary directory; ``open`` is left to the tests."""
+    cli, why = _allure_cli()
+    work = tmp_path_factory.mktemp("allure-procedure")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACKFAST_", "GITHUB_", "GITLAB_"))}
+    env.update(STACKFAST_WINDOW_SECONDS="2", STACKFAST_CRITERIA=CRITERIA, STACKFAST_REPORT_DIR=str(work / "report"))
+    steps: dict = {"work": work, "cli": cli, "why": why, "runs": [], "open": None, "timings": []}
+    for command in _doc_commands():
+        if " open " in command:
+            steps["open"] = command
+            continue
+        if command.startswith(".venv/bin/allure") and cli is None:
+            continue
+        line = re.sub(r"^stackfast-conformance\b", str(ROOT / ".venv/bin/stackfast-conformance"), command)
+        line = line.replace(".venv/bin/allure", str(cli))
+        started = time.monotonic()
+        proc = subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+        steps["timings"].append((command, round(time.monotonic() - started, 1)))
+        assert proc.returncode == 0, f"{command}\n{(proc.stdout + proc.stderr)[-3000:]}"
+        if " run " in f" {command} ":
+            record = json.loads((work / "report" / "traceability.json").read_text())
+            steps["runs"].append({"record": record, "results": _results(work / "allure-results"),
+                                  "files": sorted(p.name for p in (work / "allure-results").iterdir())})
+    return steps
+
+
+def test_a_run_writes_one_result_per_check_and_per_criterion_and_nothing_else(procedure):
+    assert len(procedure["runs"]) == 2
+    for run in procedure["runs"]:
+        record, results = run["record"], run["results"]
+        assert not [f for f in run["files"] if f.endswith("-container.json")], "allure-pytest wrote containers"
+        assert {r["fullName"] for r in results if not r["fullName"].startswith("criterion|")} == \
+            {c["id"] for c in record["checks"]}
+        assert len(results) == len(record["checks"]) + len(record["criteria"]), "a result appears twice"
+        assert all(_labels(r, "framework") == ["stackfast-conformance"] for r in results)  # none from pytest
+        outcome = {c["id"]: c["outcome"] for c in record["checks"]}
+        verdict = {f"criterion|{c['id']}": c["verdict"] for c in record["criteria"]}
+        for result in results:
+            _validate(result, procedure["work"] / "allure-results")
+            if result["fullName"] in verdict:
+                assert result["name"] == f"{result['fullName'][10:]} verdict: {verdict[result['fullName']]}"
+            else:
+                assert result["status"] == {"passed": "passed", "failed": "failed", "error": "broken"}.get(
+                    outcome[result["fullName"]], "skipped")
+        both = next(r for r in results if len(_labels(r, "feature")) > 1)  # a check verifying two criteria
+        assert _labels(both, "epic") == ["R11 Auth fails closed in production"]
+        assert {"categories.json", "environment.properties", "executor.json"} <= set(run["files"])
+
+
+def test_the_documented_copy_carries_the_history_per_criterion(procedure):
+    if procedure["cli"] is None:
+        pytest.skip(procedure["why"])
+    work = procedure["work"]
+    assert (work / "allure-results" / "history" / "history.json").is_file()  # the layout Allure reads
+    history = json.loads((work / "allure-report" / "history" / "history.json").read_text())
+    runs = procedure["runs"]
+    for crit in runs[1]["record"]["criteria"]:
+        result = next(r for r in runs[1]["results"] if r["fullName"] == f"criterion|{crit['id']}")
+        entry = history[result["historyId"]]
+        assert entry["statistic"]["total"] == 2, (crit["id"], entry)  # both runs, per criterion
+    trend = json.loads((work / "allure-report" / "history" / "history-trend.json").read_text())
+    assert len(trend) == 2 and trend[0]["data"]["total"] == len(runs[1]["results"])
+
+
+def test_the_report_shows_r1_to_r14_in_behaviors_in_chromium(procedure, tmp_path):
+    """``allure open`` (as docs/allure.md shows it) serves the report; Chromium's Behaviors tab lists R1–R14."""
+    from stackfast_conformance.browser import Browser, BrowserError, find_chromium
+
+    if procedure["cli"] is None:
+        pytest.skip(procedure["why"])
+    if find_chromium() is None:
+        pytest.skip("no Chromium: apt-get install chromium (scripts/bootstrap does)")
+    command = procedure["open"].replace(".venv/bin/allure", str(procedure["cli"]))
+    server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=procedure["work"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = _served_url(server)
+        with urllib.request.urlopen(f"{url}/data/behaviors.json", timeout=10) as answer:  # noqa: S310 - loopback
+            epics = [child["name"] for child in json.load(answer)["children"]]
+        assert sorted(epics, key=lambda n: int(n.split()[0][1:]))[0].startswith("R1 ")
+        with Browser.launch() as browser:
+            page = browser.new_page()
+            page.navigate(f"{url}/#behaviors")
+            try:
+                titles = page.wait_for(
+                    "(() => { const t = Array.from(document.querySelectorAll('.node__title'))"
+                    ".map(e => e.textContent.trim()); return t.length >= 14 ? t : null; })()", timeout=60)
+            finally:
+                page.screenshot(tmp_path / "behaviors.png")
+            shown = {m.group(1) for t in titles if (m := re.match(r"(R\d+) ", t))}
+            assert shown == {f"R{n}" for n in range(1, 15)}, (titles, browser.log_tail())
+            page.navigate(f"{url}/#")  # Overview: the Environment widget from environment.properties
+            page.wait_for("document.body.innerText.includes('spec_commit')", timeout=30)
+    except BrowserError as exc:
+        pytest.fail(f"Chromium: {exc}")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stdout:
+            server.stdout.close()
+
+
+def _served_url(server: subprocess.Popen) -> str:
+    """``allure open`` prints ``Server started at <http://127.0.0.1:PORT/>``; wait for it (bounded)."""
+    deadline = time.monotonic() + 60
+    seen = []
+    assert server.stdout is not None
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = re.search(r"<(http://127\.0\.0\.1:\d+)/?>", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("allure open printed no URL:\n" + "".join(seen)[-2000:])
