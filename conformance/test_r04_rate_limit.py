@@ -6,7 +6,9 @@ so checks never share a bucket and can run in any order or in parallel. Bursts a
 requests over one pooled connection; the only sleep is R4.7's bounded wait for a reset.
 When the target cannot tell clients apart (an edge that overwrites x-forwarded-for), every check
 judges its part of the run's one shared session (``quota_plan.shared_evidence``) instead. A burst
-a gateway error disturbed runs once more with fresh identities (``rerun_if_disturbed``).
+the network disturbed is judged with bounds (``quota.Burst.limited_too_early``: a disturbed request may
+or may not have spent a token); one the bounds cannot decide runs again with fresh identities
+(``rerun_if_disturbed``).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from stackfast_conformance.quota import (
     BLUEPRINTS,
     GENERATION_CALLS,
     READ_CALLS,
-    Burst,
     edge_is_transparent,
     note_burst,
     parse_retry_after,
     require_fresh,
     require_within_window,
     rerun_if_disturbed,
+    send_answered,
     spend,
     spend_until_limited,
 )
@@ -58,22 +60,20 @@ def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_sca
             client = new_client()
             burst = spend(http, GENERATION_CALLS, limit, client)
             require_fresh(burst, "a fresh client's generation burst", findings)
-            over = [call.send(http, client) for call in GENERATION_CALLS]
-            burst.responses += over
-            burst.finished = time.monotonic()
+            over = [send_answered(http, call, client, None, burst) for call in GENERATION_CALLS]
     note_burst(burst, target.window_seconds, f"{limit} + 2 generation requests", recorder)
-    early = burst.first_limited()
-    if early is not None and early <= limit:
+    too_early = burst.limited_too_early(limit, f"{limit} + 2 generation requests")
+    if too_early:
+        early, response = too_early
         fail("R4.2", expected=f"the first {limit} generation requests of one client (alternating "
                               "blueprints/scaffolds) allowed (not 429)",
-             seen=f"429 at request {early} ({BLUEPRINTS if early % 2 else GENERATION_CALLS[1]})",
-             response=burst.responses[early - 1])
+             seen=f"429 at {burst.where(early)} ({GENERATION_CALLS[(early - 1) % 2]})", response=response)
     if any(r.status_code != 429 for r in over):
         require_within_window(burst, target.window_seconds, f"{limit} + 2 generation requests")
     for position, (call, r) in enumerate(zip(GENERATION_CALLS, over, strict=True), limit + 1):
         expect(r.status_code == 429, "R4.2",
-               expected=f"request {position} of the client, on {call}, answered 429: blueprints and scaffolds "
-                        f"share one bucket of {limit}",
+               expected=f"{burst.where(position)} of the client, on {call}, answered 429: blueprints and "
+                        f"scaffolds share one bucket of {limit}",
                seen=f"status {r.status_code} after {limit // 2 + limit % 2} blueprints + {limit // 2} scaffolds "
                     "were allowed", response=r)
 
@@ -96,15 +96,13 @@ def test_read_bucket_is_shared_by_every_read_route(http, target, quota_plan, fre
             client = new_client()
             burst = spend(http, READ_CALLS, limit, client)
             require_fresh(burst, "a fresh client's read burst", findings)
-            over = [call.send(http, client) for call in READ_CALLS]
-            burst.responses += over
-            burst.finished = time.monotonic()
+            over = [send_answered(http, call, client, None, burst) for call in READ_CALLS]
     note_burst(burst, target.window_seconds, f"{limit} + {len(over)} read requests", recorder)
-    early = burst.first_limited()
-    if early is not None and early <= limit:
+    too_early = burst.limited_too_early(limit, f"{limit} + {len(over)} read requests")
+    if too_early:
+        early, response = too_early
         fail("R4.3", expected=f"the first {limit} read requests of one client allowed (not 429)",
-             seen=f"429 at request {early} ({READ_CALLS[(early - 1) % len(READ_CALLS)]})",
-             response=burst.responses[early - 1])
+             seen=f"429 at {burst.where(early)} ({READ_CALLS[(early - 1) % len(READ_CALLS)]})", response=response)
     if any(r.status_code != 429 for r in over):
         require_within_window(burst, target.window_seconds, f"{limit} + {len(over)} read requests")
     for call, r in zip(READ_CALLS, over, strict=True):
@@ -125,7 +123,8 @@ def test_generation_requests_do_not_draw_on_the_read_bucket(
         shared.note(recorder, f"the generation burst ({generation + 2} requests) then the read burst's first {limit}")
         shared.require_uncrowded("read")
         spent = shared.generation
-        reads = Burst(shared.reads.responses[:limit], spent.started, shared.reads.finished)
+        reads = shared.reads.head(limit)
+        reads.started = spent.started
     else:
         with quota_plan.clients(http, findings, fresh_identity, ("generation", "read")) as new_client:
             client = new_client()
@@ -134,14 +133,15 @@ def test_generation_requests_do_not_draw_on_the_read_bucket(
             reads = spend(http, READ_CALLS, limit, client)
             reads.started = spent.started
     note_burst(reads, target.window_seconds, f"{generation + 1} generation then {limit} read requests", recorder)
-    early = reads.first_limited()
-    if early is None:  # all allowed proves something only if no reset could have refilled the read bucket
+    if reads.first_limited() is None:  # all allowed proves something only if no reset could have refilled the bucket
         require_within_window(reads, target.window_seconds, f"{generation + 1} generation then {limit} reads")
-    expect(early is None, "R4.3",
-           expected=f"all {limit} reads allowed after {generation + 1} generation requests (the generation "
-                    "routes are not among 'the remaining routes', so they spend no read token)",
-           seen=f"read {early} of {limit} answered 429 (generation statuses: {spent.summary()})",
-           response=reads.responses[early - 1] if early else None)
+    too_early = reads.limited_too_early(limit, f"{limit} reads after {generation + 1} generation requests")
+    if too_early:
+        early, response = too_early
+        fail("R4.3", expected=f"all {limit} reads allowed after {generation + 1} generation requests (the "
+                              "generation routes are not among 'the remaining routes', so they spend no read token)",
+             seen=f"read {reads.where(early)} of {limit} answered 429 (generation: {spent.summary()})",
+             response=response)
 
 
 # --- R4.4 bucket key ---------------------------------------------------------------------------
@@ -474,8 +474,9 @@ def test_hammering_health_and_openapi_spends_no_read_quota(http, target, quota_p
         fail("R4.9", expected=f"{limit + 5} requests to /health and /openapi.json from one client, none rate limited",
              seen=f"status {refused.status_code} for {refused.request.url.path} (request "
                   f"{hammer.index(refused) + 1})", response=refused)
-    early = reads.first_limited()
-    if early is not None and early <= limit:
+    too_early = reads.limited_too_early(limit, f"the {limit} reads after the hammering")
+    if too_early:
+        early, response = too_early
         fail("R4.9", expected=f"all {limit} reads allowed after {limit + 5} /health + /openapi.json requests "
                               "(they spend no read token)",
-             seen=f"read {early} of {limit} answered 429", response=reads.responses[early - 1])
+             seen=f"read {reads.where(early)} of {limit} answered 429", response=response)

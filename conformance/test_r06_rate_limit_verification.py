@@ -3,8 +3,10 @@
 R6.1/R6.2: `generation_limit + 1` (31) POST /api/v1/blueprints from one client within the window,
 authenticated when a session source is configured (the ``session_cookie_header`` fixture),
 otherwise anonymous (recorded). R6.3: `read_limit + 1` (101) GET /api/v1/tools/search.
-Each burst is timed and the report records that it fitted in one window. A burst a gateway error
-disturbed runs once more with a fresh client (``rerun_if_disturbed``). When the target cannot tell
+Each burst is timed and the report records that it fitted in one window. A burst the network
+disturbed is judged with bounds (``quota.Burst``: the "31st" request is the one after 30 answers of
+the target's own; a disturbed request may or may not have spent a token); one the bounds cannot decide
+runs again with a fresh client (``rerun_if_disturbed``). When the target cannot tell
 clients apart, the checks judge the run's one shared session (``quota_plan.shared_evidence``): its
 generation burst is 30 requests alternating blueprints/scaffolds (one bucket, R4.2) and then
 POST /api/v1/blueprints as request 31; its read burst ends with GET /api/v1/tools/search as request 101.
@@ -19,7 +21,6 @@ from stackfast_conformance.failures import CouldNotDecide
 from stackfast_conformance.quota import (
     BLUEPRINTS,
     SEARCH,
-    Burst,
     note_burst,
     require_fresh,
     require_within_window,
@@ -51,7 +52,7 @@ def _blueprint_burst(http, target, request, findings, recorder, quota_plan, fres
     if shared:
         shared.note(recorder, f"the generation burst's first {count} requests (anonymous)")
         shared.require_uncrowded("generation")
-        burst = Burst(shared.generation.responses[:count], shared.generation.started, shared.generation.finished)
+        burst = shared.generation.head(count)
         what = f"the shared generation burst's first {count} requests (request {count}: POST /api/v1/blueprints)"
         note_burst(burst, target.window_seconds, what, recorder)
         return burst, what
@@ -80,11 +81,12 @@ def test_verification_sends_31_blueprint_requests_from_one_client_within_the_win
     """The post-deploy burst: limit + 1 POST /api/v1/blueprints, one client, one window; the first `limit` admitted."""
     burst, what = _blueprint_burst(http, target, request, findings, recorder, quota_plan, fresh_identity)
     limit = target.generation_limit
-    early = burst.first_limited()
-    if early is not None and early <= limit:
+    too_early = burst.limited_too_early(limit, what)
+    if too_early:
+        early, response = too_early
         fail("R6.1", expected=f"the verification's {limit + 1} POST /api/v1/blueprints from one client within "
                               f"{target.window_seconds:g} s reach the target: the first {limit} admitted (not 429)",
-             seen=f"429 already at request {early} ({burst.summary()})", response=burst.responses[early - 1])
+             seen=f"429 already at {burst.where(early)} ({burst.summary()})", response=response)
     require_within_window(burst, target.window_seconds, what)  # R6.1 itself: the burst fits in one window
 
 
@@ -99,7 +101,8 @@ def test_the_31st_generation_request_within_the_window_gets_429_with_retry_after
     if last.status_code != 429:
         require_within_window(burst, target.window_seconds, what)
     expect(last.status_code == 429, "R6.2",
-           expected=f"request {n} of one client's generation burst within {target.window_seconds:g} s answered 429",
+           expected=f"{burst.where(n)} of one client's generation burst within {target.window_seconds:g} s "
+                    "answered 429",
            seen=f"status {last.status_code} ({burst.summary()})", response=last)
     expect("retry-after" in last.headers, "R6.2", expected=f"the {n}st request's 429 carries Retry-After",
            seen="no Retry-After header", response=last)
@@ -114,7 +117,7 @@ def test_the_101st_search_request_within_the_window_gets_429(http, target, findi
     shared = quota_plan.shared_evidence(http, findings, fresh_identity)
     if shared:
         shared.note(recorder, f"the read burst's first {count} requests (request {count}: GET /api/v1/tools/search)")
-        burst = Burst(shared.reads.responses[:count], shared.reads.started, shared.reads.finished)
+        burst = shared.reads.head(count)
         what = f"the shared read burst's first {count} requests"
     else:
         with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
@@ -127,6 +130,6 @@ def test_the_101st_search_request_within_the_window_gets_429(http, target, findi
     if last.status_code != 429:
         require_within_window(burst, target.window_seconds, what)
     expect(last.status_code == 429, "R6.3",
-           expected=f"request {count} of one client's GET /api/v1/tools/search within "
+           expected=f"{burst.where(count)} of one client's GET /api/v1/tools/search within "
                     f"{target.window_seconds:g} s answered 429",
            seen=f"status {last.status_code} ({burst.summary()})", response=last)

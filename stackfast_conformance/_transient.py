@@ -42,6 +42,7 @@ __all__ = [
     "gateway_error",
     "mark_resolved",
     "note_unresolved",
+    "reached_service",
     "transient_transport_error",
     "unresolved",
     "withheld_failure_reason",
@@ -92,6 +93,16 @@ def gateway_error(response: httpx.Response) -> str | None:
     if marker:
         return f"{status} '{marker}'"
     return None
+
+
+def reached_service(response: httpx.Response) -> str:
+    """For an edge's error page: did the request reach the service? ``"no"`` or ``"maybe"``.
+
+    A 502/503 page is the edge answering *instead of* the service (no upstream connection, no healthy
+    upstream: Railway's "Application failed to respond" while a service deploys), so the request had
+    no effect there; a 504 is the edge giving up on a service that had the request.
+    """
+    return "maybe" if response.status_code == 504 else "no"
 
 
 def transient_transport_error(exc: BaseException, answered_before: bool) -> str | None:

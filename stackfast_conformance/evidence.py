@@ -221,7 +221,8 @@ class EvidenceClient:
     raw_transients: bool = False
     retry_policy: RetryPolicy = DEFAULT_POLICY
 
-    def request(self, method: str, path: str, *, retry: bool | None = None, **kw: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, retry: bool | None = None, status_only: bool = False,
+                **kw: Any) -> httpx.Response:
         """Send one request; a transient fault (an edge's 502/503/504 page, a dropped connection) is not an answer.
 
         Idempotent methods (and ``retry=True``) are retried with a short bounded back-off; every attempt
@@ -230,6 +231,13 @@ class EvidenceClient:
         ``retry=False`` as a quota burst sends) gets its gateway answer back with ``response.transient``
         set: the check cannot judge it (``checks.fail`` refuses to). ``raw_transients``: no retries,
         the answer as it came (the timeline of an availability check decides).
+
+        Whether a disturbed request reached the service (``.reached`` on the marked response or the raised
+        ``TransientFault``): ``"no"`` for an edge's 502/503 page (the edge answered instead of the service)
+        or a connection that was never established; ``"maybe"`` for a 504 page or a connection lost after
+        the request was sent. ``status_only=True`` (quota bursts, which judge only status and headers): a
+        connection lost *after* the status line still is the target's answer; it comes back with an empty
+        body and ``response.cut`` set (the exchange says so in ``transient``).
         """
         method = method.upper()
         if self.raw_transients:
@@ -249,13 +257,22 @@ class EvidenceClient:
                 what = _transient.transient_transport_error(cause, host in _ANSWERED_HOSTS) if cause else None
                 if what is None:
                     raise
+                cut = getattr(exc, "cut_response", None)
+                if cut is not None:
+                    what = f"connection lost after the status line ({cut.status_code}): body cut"
                 if self.recorder.exchanges:
                     self.recorder.exchanges[-1].transient = what
+                if cut is not None and status_only and cut.status_code not in _transient.GATEWAY_STATUSES:
+                    _ANSWERED_HOSTS.add(host)
+                    cut.cut = what
+                    return cut
                 seen.append(what)
                 if not may_retry or last or not self._may_retry_again():
-                    raise _transient.fault(
+                    error = _transient.fault(
                         seen, f"for {method} {url}: no answer of the target's own"
-                        + ("" if may_retry else " (not retried: the request is not idempotent)"), exc.curl) from None
+                        + ("" if may_retry else " (not retried: the request is not idempotent)"), exc.curl)
+                    error.reached = "no" if isinstance(cause, httpx.ConnectError) else "maybe"
+                    raise error from None
             else:
                 _ANSWERED_HOSTS.add(host)
                 what = _transient.gateway_error(response)
@@ -273,6 +290,7 @@ class EvidenceClient:
                               "never seen", exchange.curl)
                 if not may_retry:
                     response.transient = what  # type: ignore[attr-defined]
+                    response.reached = _transient.reached_service(response)  # type: ignore[attr-defined]
                     _transient.note_unresolved(self.recorder, exchange.id, what)
                     return response
             wait = policy.wait(attempt)
@@ -316,12 +334,26 @@ class EvidenceClient:
             raise HarnessError(f"{method} {exchange.url}: {exchange.error}", exchange.curl)
         if self._counter:
             self._counter()
+        head: httpx.Response | None = None  # the status line and headers, once they arrived
         try:
-            response = self._client.send(request, follow_redirects=follow_redirects)
+            head = self._client.send(request, follow_redirects=follow_redirects, stream=True)
+            head.read()
+            response = head
         except httpx.LocalProtocolError as exc:  # httpx/h11 refused what the harness built: not the target's fault
             exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
             raise HarnessError(f"{method} {exchange.url}: {exchange.error}", exchange.curl) from None
         except httpx.TransportError as exc:
+            if head is not None:  # the target answered (status, headers); the body was lost on the way
+                head.close()
+                kept = [(k, v) for k, v in head.headers.multi_items() if k.lower() != "content-encoding"]
+                cut = httpx.Response(head.status_code, headers=kept, content=b"", request=request)
+                exchange = self._record(request, started_at, t0, body_text, cut,
+                                        f"body cut: {type(exc).__name__}: {exc}")
+                cut.exchange = exchange  # type: ignore[attr-defined]
+                error = CouldNotDecide(f"could not read the answer: {method} {url}: {type(exc).__name__}: {exc}",
+                                       exchange.curl)
+                error.cut_response = cut  # type: ignore[attr-defined]
+                raise error from exc
             exchange = self._record(request, started_at, t0, body_text, None, f"{type(exc).__name__}: {exc}")
             from stackfast_conformance._tlshint import untrusted_certificate_hint
 

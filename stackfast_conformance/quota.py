@@ -16,6 +16,15 @@ identity's generation bucket, then one request from a second fresh identity must
 Also here: the small helpers every limiter check uses to send bursts, read ``Retry-After`` and
 tell "the target is wrong" from "the bucket was not fresh" (a 429 on the first request of a
 fresh identity is never evidence against the limit itself).
+
+A burst through a noisy edge is judged with bounds (``Burst``): a request the edge answered with its
+own 502/503 page never reached the service (no token spent), so the burst counts it as not sent and
+sends it again; a request whose connection was lost after it was sent *may* have spent a token
+(``Disturbance.reached == "maybe"``); one lost after the status line is the target's answer (its
+status is known). With ``c`` answers before a request and ``m`` "maybe" requests among them, the
+target had spent between ``c`` and ``c + m`` tokens: a check FAILS only when even the most favourable
+reading breaks the criterion, PASSES when every reading satisfies it, and otherwise the burst proves
+nothing (``BurstDisturbed``: the check runs again with fresh identities, ``rerun_if_disturbed``).
 """
 
 from __future__ import annotations
@@ -45,12 +54,14 @@ __all__ = [
     "Burst",
     "BurstDisturbed",
     "Call",
+    "Disturbance",
     "QuotaPlan",
     "edge_is_transparent",
     "parse_retry_after",
     "plan_for",
     "require_fresh",
     "note_burst",
+    "send_answered",
     "require_within_window",
     "rerun_if_disturbed",
     "spend",
@@ -70,11 +81,18 @@ class Call:
     json: Any = None
     params: Mapping[str, str] | None = None
 
-    def send(self, http: Any, identity: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
-        """One request, never retried: a retry would spend a token the check does not count. A gateway
-        answer comes back marked ``.transient`` (see ``_transient.py``)."""
+    def send_once(self, http: Any, identity: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
+        """One request, never retried by the client: a retry would spend a token the check does not count.
+        A gateway answer comes back marked ``.transient`` (see ``_transient.py``); an answer whose body
+        was cut after the status line counts (quota checks judge status and headers only)."""
         return http.request(self.method, self.path, json=self.json, params=self.params,
-                             identity=identity, headers=headers, retry=False)
+                             identity=identity, headers=headers, retry=False, status_only=True)
+
+    def send(self, http: Any, identity: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
+        """One request outside a burst until the target answers (``send_answered``): the single probes of
+        the quota checks (a never-used client, a request after a bucket is exhausted) are far from the
+        limit, so a disturbed attempt that may have spent one more token changes none of their answers."""
+        return send_answered(http, self, identity, headers, Burst(started=time.monotonic()))
 
     def __str__(self) -> str:
         query = "?" + "&".join(f"{k}={v}" for k, v in self.params.items()) if self.params else ""
@@ -104,13 +122,30 @@ BUCKET_CALLS = {"generation": BLUEPRINTS, "read": Call("GET", "/api/v1/categorie
 EXEMPT_PATHS = ("/health", "/openapi.json")
 
 
+@dataclass(frozen=True)
+class Disturbance:
+    """A burst request the network disturbed, in the order of the burst.
+
+    ``at``: answers the burst had before it; ``reached``: "no" (the edge answered instead of the service,
+    or no connection: no token spent, the burst sends it again) or "maybe" (sent, no answer came back:
+    a token may have been spent).
+    """
+
+    at: int
+    what: str
+    reached: str
+    exchange: str
+
+
 @dataclass
 class Burst:
-    """Responses of a sequential burst, with the time from the first send to the last answer."""
+    """Answers of a sequential burst (``responses``; the target's own only), the requests the network
+    disturbed (``disturbed``), and the time from the first send to the last answer."""
 
     responses: list[Any] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
+    disturbed: list[Disturbance] = field(default_factory=list)
 
     @property
     def elapsed(self) -> float:
@@ -121,81 +156,172 @@ class Burst:
         return [r.status_code for r in self.responses]
 
     def first_limited(self) -> int | None:
-        """1-based position of the first 429, or None."""
+        """1-based position of the first 429 among the answers, or None."""
         return next((i for i, r in enumerate(self.responses, 1) if r.status_code == 429), None)
+
+    def maybe_spent_before(self, answers: int) -> int:
+        """Disturbed requests that may have spent a token before the answer with 0-based index ``answers``."""
+        return sum(1 for d in self.disturbed if d.reached == "maybe" and d.at <= answers)
+
+    def head(self, answers: int) -> Burst:
+        """The burst up to its first ``answers`` answers (with the disturbances among them)."""
+        return Burst(self.responses[:answers], self.started, self.finished,
+                     [d for d in self.disturbed if d.at < answers])
+
+    def limited_too_early(self, limit: int, what: str) -> tuple[int, Any] | None:
+        """Judge "the first ``limit`` requests of a fresh bucket are admitted" with bounds.
+
+        The first 429 came after ``c`` answers with ``m`` possibly spent tokens before it: the target had
+        spent between ``c`` and ``c + m``. Returns (position, response) when even ``c + m < limit`` (the
+        limit is broken under every reading); None when no 429 came before ``limit`` answers (every
+        reading satisfies it); raises ``BurstDisturbed`` when only the readings disagree.
+        """
+        early = self.first_limited()
+        if early is None or early > limit:
+            return None
+        maybe = self.maybe_spent_before(early - 1)
+        if early - 1 + maybe < limit:
+            return early, self.responses[early - 1]
+        raise BurstDisturbed(_transient.reason(
+            [d.what for d in self.disturbed if d.reached == "maybe" and d.at < early],
+            f"in {what}: 429 after {early - 1} answers, and {maybe} disturbed request(s) before it may or may "
+            f"not have spent a token (between {early - 1} and {early - 1 + maybe} spent of {limit}), so the "
+            "burst cannot show whether the limit was reached early"))
+
+    def where(self, position: int) -> str:
+        """"request 31" or, with disturbances before it, "answer 31 (2 disturbed requests before it: …)"."""
+        before = [d for d in self.disturbed if d.at < position]
+        if not before:
+            return f"request {position}"
+        maybe = sum(1 for d in before if d.reached == "maybe")
+        return (f"answer {position} ({len(before)} disturbed request(s) before it, {maybe} of which may have "
+                f"spent a token: {_transient.describe(d.what for d in before)})")
 
     def summary(self) -> str:
         counts: dict[int, int] = {}
         for status in self.statuses:
             counts[status] = counts.get(status, 0) + 1
         spread = ", ".join(f"{n}x{s}" for s, n in sorted(counts.items()))
-        return f"{len(self.responses)} requests in {self.elapsed:.2f} s ({spread})"
+        disturbed = ""
+        if self.disturbed:
+            maybe = sum(1 for d in self.disturbed if d.reached == "maybe")
+            disturbed = (f"; {len(self.disturbed)} more disturbed by the network, {maybe} of which may have spent "
+                         f"a token ({_transient.describe(d.what for d in self.disturbed)})")
+        return f"{len(self.responses)} answers in {self.elapsed:.2f} s ({spread}){disturbed}"
 
 
 class BurstDisturbed(TransientFault):
-    """A gateway error inside a burst: the disturbed request may or may not have spent a token, so
-    the burst counts nothing. ``rerun_if_disturbed`` runs the check once more with fresh identities."""
+    """The network disturbed a burst so that its bounds cannot decide (``Burst.limited_too_early``), or
+    so often that it could not be sent. ``rerun_if_disturbed`` runs the check again with fresh identities."""
+
+
+# A burst sends at most this many requests beyond the answers it needs; the rest is a dead edge.
+def _spare_sends(answers: int) -> int:
+    return max(8, answers // 2)
 
 
 def _send_counted(http: Any, call: Call, identity: str | None, headers: Mapping[str, str] | None,
-                  burst: Burst) -> Any:
+                  burst: Burst) -> Any | None:
+    """One request of ``burst``: the target's answer, or None when the network disturbed it (recorded in
+    ``burst.disturbed``; the burst's bounds account for it, so it is no unresolved gateway error)."""
+    recorder = getattr(http, "recorder", None)
+    before = len(_transient.unresolved(recorder)) if recorder is not None else 0
     try:
-        r = call.send(http, identity, headers)
+        r = call.send_once(http, identity, headers)
     except TransientFault as exc:
-        raise BurstDisturbed(f"{str(exc).splitlines()[0]} — request {len(burst.responses) + 1} of a burst",
-                             exc.curl) from None
-    if getattr(r, "transient", None):
-        raise BurstDisturbed(
-            _transient.reason([r.transient], f"at request {len(burst.responses) + 1} of a burst ({call}): it may "
-                                             "or may not have spent a token, so the burst proves nothing"),
-            r.exchange.curl)
-    return r
+        what = getattr(exc, "what", None) or str(exc).splitlines()[0]
+        reached, exchange = getattr(exc, "reached", "maybe"), ""
+        if recorder is not None and recorder.exchanges:
+            exchange = recorder.exchanges[-1].id
+    else:
+        if not getattr(r, "transient", None):
+            return r
+        what, reached, exchange = r.transient, getattr(r, "reached", "maybe"), r.exchange.id
+    if recorder is not None:
+        _transient.mark_resolved(recorder, before)
+    burst.disturbed.append(Disturbance(len(burst.responses), what, reached, exchange))
+    return None
+
+
+def send_answered(http: Any, call: Call, identity: str | None, headers: Mapping[str, str] | None,
+                  burst: Burst, attempts: int = 4) -> Any:
+    """Send ``call`` until the target answers (at most ``attempts`` times); the answer joins ``burst``."""
+    for _ in range(attempts):
+        r = _send_counted(http, call, identity, headers, burst)
+        if r is not None:
+            burst.responses.append(r)
+            burst.finished = time.monotonic()
+            return r
+    raise _disturbed(burst, f"{call} was disturbed {attempts} times in a row")
+
+
+def _disturbed(burst: Burst, context: str) -> BurstDisturbed:
+    return BurstDisturbed(_transient.reason([d.what for d in burst.disturbed],
+                                            f"in a burst ({context}): the target's own answers are too few "
+                                            "to judge"))
 
 
 def spend(http: Any, calls: Sequence[Call], count: int, identity: str | None = None,
           headers: Mapping[str, str] | None = None) -> Burst:
-    """Send ``count`` requests cycling through ``calls`` (sequential, one pooled connection)."""
+    """Collect ``count`` answers cycling through ``calls`` (sequential, one pooled connection).
+
+    A disturbed request is not an answer: the same call goes again (bounded by ``_spare_sends``).
+    """
     burst = Burst(started=time.monotonic())
-    for i in range(count):
-        burst.responses.append(_send_counted(http, calls[i % len(calls)], identity, headers, burst))
+    for _ in range(count + _spare_sends(count)):
+        if len(burst.responses) >= count:
+            break
+        r = _send_counted(http, calls[len(burst.responses) % len(calls)], identity, headers, burst)
+        if r is not None:
+            burst.responses.append(r)
     burst.finished = time.monotonic()
+    if len(burst.responses) < count:
+        raise _disturbed(burst, f"{len(burst.responses)} answers of {count}")
     return burst
 
 
 def spend_until_limited(http: Any, calls: Sequence[Call], most: int, identity: str | None = None,
                         headers: Mapping[str, str] | None = None) -> Burst:
-    """Send requests cycling through ``calls`` until the first 429 (at most ``most`` requests)."""
+    """Collect answers cycling through ``calls`` until the first 429 (at most ``most`` answers)."""
     burst = Burst(started=time.monotonic())
-    for i in range(most):
-        r = _send_counted(http, calls[i % len(calls)], identity, headers, burst)
-        burst.responses.append(r)
-        if r.status_code == 429:
+    for _ in range(most + _spare_sends(most)):
+        if len(burst.responses) >= most or burst.first_limited():
             break
+        r = _send_counted(http, calls[len(burst.responses) % len(calls)], identity, headers, burst)
+        if r is not None:
+            burst.responses.append(r)
     burst.finished = time.monotonic()
+    if len(burst.responses) < most and not burst.first_limited():
+        raise _disturbed(burst, f"{len(burst.responses)} answers and no 429 yet")
     return burst
 
 
-def rerun_if_disturbed(check: Callable[..., None]) -> Callable[..., None]:
-    """Run a quota check once more (fresh identities) when a gateway error disturbed one of its bursts.
+# A burst's disturbance costs one more burst (no window waits): a check is redone this often at most.
+RERUNS = 3
 
-    Disturbed twice: ERROR ``TransientFault`` ("transient: ..."), never FAILED. The first attempt's
-    exchanges stay in the evidence, with a note.
+
+def rerun_if_disturbed(check: Callable[..., None]) -> Callable[..., None]:
+    """Run a quota check again (fresh identities) when the network left one of its bursts undecided.
+
+    Each attempt is an independent experiment with new buckets, costing one burst; after ``RERUNS``
+    reruns: ERROR ``TransientFault`` ("transient: ..."), never FAILED. The earlier attempts' exchanges stay
+    in the evidence, with a note.
     """
 
     @functools.wraps(check)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         recorder = kwargs.get("recorder") or getattr(kwargs.get("http"), "recorder", None)
-        for attempt in (1, 2):
+        for attempt in range(1, RERUNS + 2):
             before = len(_transient.unresolved(recorder)) if recorder is not None else 0
             try:
                 check(*args, **kwargs)
                 return
             except BurstDisturbed as exc:
-                if attempt == 2 or recorder is None:
+                if attempt == RERUNS + 1 or recorder is None:
                     raise
                 _transient.mark_resolved(recorder, before)
-                recorder.notes.append(f"burst disturbed, the check runs once more with fresh identities: "
-                                      f"{str(exc).splitlines()[0]}")
+                recorder.notes.append(f"burst disturbed (attempt {attempt}), the check runs again with fresh "
+                                      f"identities: {str(exc).splitlines()[0]}")
                 recorder.mark("retry", "burst disturbed by a gateway error: rerun with fresh identities", ok=False)
 
     return wrapper
@@ -337,11 +463,12 @@ class Observed:
 
 def _burst_data(burst: Burst) -> dict[str, Any]:
     return {"responses": [Observed.of(r) for r in burst.responses], "started": burst.started,
-            "finished": burst.finished}
+            "finished": burst.finished, "disturbed": [d.__dict__ for d in burst.disturbed]}
 
 
 def _burst_of(data: Mapping[str, Any]) -> Burst:
-    return Burst([Observed(r) for r in data["responses"]], float(data["started"]), float(data["finished"]))
+    return Burst([Observed(r) for r in data["responses"]], float(data["started"]), float(data["finished"]),
+                 [Disturbance(**d) for d in data.get("disturbed", ())])
 
 
 @dataclass
@@ -545,13 +672,19 @@ class QuotaPlan:
         def exhaust(calls: Sequence[Call], limit: int, bucket: str) -> tuple[Burst, list[Any]]:
             for attempt in (1, 2):
                 burst = spend(http, calls, limit, client)
-                over = [_send_counted(http, call, client, None, burst) for call in calls]
-                burst.responses += over
-                burst.finished = time.monotonic()
+                over = [send_answered(http, call, client, None, burst) for call in calls]
                 early = burst.first_limited()
                 if early is None or early > limit:
                     return burst, over
                 why = (f"429 already at request {early} of {limit} (the run's other checks share the bucket, "
+                if early - 1 + burst.maybe_spent_before(early - 1) >= limit:
+                    # a disturbed request may explain the early 429: once more, then the checks' bounds decide
+                    if attempt == 2:
+                        return burst, over
+                    why = f"429 at answer {early}, after disturbed requests that may have spent tokens"
+                    recorder.notes.append(f"shared {bucket} bucket: {why}; once more after a reset")
+                    wait_for_reset(None, window, recorder, f"the shared {bucket} burst was disturbed")
+                    continue
                        "or it had not reset)")
                 if attempt == 1:
                     recorder.notes.append(f"shared {bucket} bucket: {why}; once more after a reset")

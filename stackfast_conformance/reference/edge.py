@@ -16,7 +16,9 @@ Harmless variants of a real edge handled here (``reference/variants/network.yaml
   REF_FLAKY_EDGE_SEED, default 1) is disturbed like Railway's edge during deploys: most answer
   ``502`` with an HTML "Application failed to respond" page without reaching the service; a share
   (REF_FLAKY_EDGE_RESET_SHARE, default 0.25) reaches the service and then loses the connection
-  before the answer is complete (the request may have had its effect: a rate-limit token spent).
+  before the answer is complete (the request had its effect: a rate-limit token spent): after the
+  status line and headers (the body is cut), or, for a share of those (REF_FLAKY_EDGE_DROP_SHARE,
+  default 0.5), before the status line, so the client cannot tell whether the service had it.
 - ``xff-blind``: the edge overwrites ``x-forwarded-for`` with the connecting address (as Railway's
   edge does), so the API cannot tell the harness's clients apart: every client shares one bucket.
 
@@ -52,12 +54,16 @@ class _Flakiness:
     def __init__(self, faults: frozenset[str]) -> None:
         self.rate = float(os.environ.get("REF_FLAKY_EDGE_RATE", "0.03")) if FLAKY in faults else 0.0
         self.reset_share = float(os.environ.get("REF_FLAKY_EDGE_RESET_SHARE", "0.25"))
+        self.drop_share = float(os.environ.get("REF_FLAKY_EDGE_DROP_SHARE", "0.5"))
         self._rng = random.Random(int(os.environ.get("REF_FLAKY_EDGE_SEED", "1")))
 
     def draw(self) -> str | None:
+        """None, "502" (the edge's page, service not reached), "reset" (body cut) or "drop" (no status line)."""
         if self.rate <= 0 or self._rng.random() >= self.rate:
             return None
-        return "reset" if self._rng.random() < self.reset_share else "502"
+        if self._rng.random() >= self.reset_share:
+            return "502"
+        return "drop" if self._rng.random() < self.drop_share else "reset"
 
 
 def _faults() -> frozenset[str]:
@@ -146,7 +152,7 @@ class EdgeProxy:
             await _simple(send, 502, RAILWAY_502_PAGE, [(b"content-type", b"text/html; charset=utf-8"),
                                                         (b"x-railway-fallback", b"true")])
             return
-        await self._proxy(scope, receive, send, backend, reset=disturbance == "reset")
+        await self._proxy(scope, receive, send, backend, reset=disturbance)
 
     async def _redirect(self, scope: Scope, send: Any, host: str, backend: str | None) -> None:
         if backend is None:
@@ -161,7 +167,7 @@ class EdgeProxy:
         status = 302 if "edge-redirect-302" in self.faults else 301
         await _simple(send, status, b"", [(b"location", location)])
 
-    async def _proxy(self, scope: Scope, receive: Any, send: Any, backend: str, reset: bool = False) -> None:
+    async def _proxy(self, scope: Scope, receive: Any, send: Any, backend: str, reset: str | None = None) -> None:
         body = bytearray()
         while True:
             message = await receive()
@@ -195,6 +201,10 @@ class EdgeProxy:
             out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
             if self.https and not any(k == HSTS[0] for k, _ in out):
                 out.append(HSTS)
+            if reset == "drop":  # the service answered; the connection dies before the status line
+                await response.aread()
+                if await _abort_connection(send):
+                    return
             if reset:  # the service answered; the connection dies before the client has the answer
                 await response.aread()
                 out = [(k, v) for k, v in out if k != b"content-length"] + [(b"content-length", b"1048576")]
@@ -209,6 +219,19 @@ class EdgeProxy:
             pass  # the backend went away mid-response; the client sees a truncated body
         finally:
             await response.aclose()
+
+
+async def _abort_connection(send: Any) -> bool:
+    """Drop the client's connection without a byte of answer (uvicorn's h11 cycle holds the transport)."""
+    import asyncio
+
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False  # another server: the caller cuts the body instead
+    transport.abort()
+    for _ in range(3):  # let connection_lost mark the cycle disconnected, so uvicorn sends no 500
+        await asyncio.sleep(0)
+    return True
 
 
 def main() -> None:
