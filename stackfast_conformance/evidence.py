@@ -219,18 +219,25 @@ class EvidenceClient:
 
     # Operator-action checks judge availability itself: no retries, a gateway answer is their evidence.
     raw_transients: bool = False
+    # A read-only check's requests have no effect by contract (refused probes, validation errors), so one
+    # lost without an answer may go again; a quota or mutating check's may not (it would count twice).
+    resend_unanswered: bool = False
     retry_policy: RetryPolicy = DEFAULT_POLICY
 
     def request(self, method: str, path: str, *, retry: bool | None = None, status_only: bool = False,
                 **kw: Any) -> httpx.Response:
         """Send one request; a transient fault (an edge's 502/503/504 page, a dropped connection) is not an answer.
 
-        Idempotent methods (and ``retry=True``) are retried with a short bounded back-off; every attempt
-        is an exchange of the check. When no answer of the target's own comes back, ``TransientFault``
-        (ERROR "transient: N gateway errors (...)"). A request that is not retried (a POST, or
-        ``retry=False`` as a quota burst sends) gets its gateway answer back with ``response.transient``
-        set: the check cannot judge it (``checks.fail`` refuses to). ``raw_transients``: no retries,
-        the answer as it came (the timeline of an availability check decides).
+        A disturbed request goes again (short bounded back-off; every attempt is an exchange of the
+        check) when that cannot change what the target saw: idempotent methods, ``retry=True``, a request
+        that never reached the service (an edge's 502/503 page, no connection), one the target refused
+        (a 4xx status line came before the connection was lost), and, in a read-only check
+        (``resend_unanswered``), any request. When no answer of the target's own comes back,
+        ``TransientFault`` (ERROR "transient: N gateway errors (...)"). A request that may not go again
+        (a POST of a quota/mutating check, or ``retry=False`` as a quota burst sends) gets its gateway
+        answer back with ``response.transient`` set: the check cannot judge it (``checks.fail`` refuses
+        to). ``raw_transients``: no retries, the answer as it came (the timeline of an availability
+        check decides).
 
         Whether a disturbed request reached the service (``.reached`` on the marked response or the raised
         ``TransientFault``): ``"no"`` for an edge's 502/503 page (the edge answered instead of the service)
@@ -244,7 +251,6 @@ class EvidenceClient:
             return self._request_once(method, path, **kw)
         url = self.url(path, kw.get("base", "api"))
         host = httpx.URL(url).host
-        may_retry = method in IDEMPOTENT_METHODS if retry is None else retry
         policy, seen = self.retry_policy, []
         for attempt in range(policy.attempts):
             last = attempt == policy.attempts - 1
@@ -266,12 +272,14 @@ class EvidenceClient:
                     _ANSWERED_HOSTS.add(host)
                     cut.cut = what
                     return cut
+                reached = "no" if isinstance(cause, httpx.ConnectError) else "maybe"
                 seen.append(what)
-                if not may_retry or last or not self._may_retry_again():
+                may_resend = self._may_resend(method, retry, reached, cut.status_code if cut is not None else None)
+                if not may_resend or last or not self._may_retry_again():
                     error = _transient.fault(
                         seen, f"for {method} {url}: no answer of the target's own"
-                        + ("" if may_retry else " (not retried: the request is not idempotent)"), exc.curl)
-                    error.reached = "no" if isinstance(cause, httpx.ConnectError) else "maybe"
+                        + ("" if may_resend else " (not sent again: the request is not idempotent)"), exc.curl)
+                    error.reached = reached
                     raise error from None
             else:
                 _ANSWERED_HOSTS.add(host)
@@ -280,22 +288,34 @@ class EvidenceClient:
                 if what is None:
                     if seen:
                         self.recorder.notes.append(f"{method} {url}: answered {response.status_code} after "
-                                                   f"{_transient.reason(seen, 'retried')}")
+                                                   f"{_transient.reason(seen, 'sent again')}")
                     return response
                 exchange.transient = what
                 seen.append(what)
-                if may_retry and (last or not self._may_retry_again()):
+                reached = _transient.reached_service(response)
+                may_resend = self._may_resend(method, retry, reached, None)
+                if may_resend and (last or not self._may_retry_again()):
                     raise _transient.fault(
                         seen, f"for {method} {url} after {len(seen)} attempts: the target's own answer was "
                               "never seen", exchange.curl)
-                if not may_retry:
+                if not may_resend:
                     response.transient = what  # type: ignore[attr-defined]
-                    response.reached = _transient.reached_service(response)  # type: ignore[attr-defined]
+                    response.reached = reached  # type: ignore[attr-defined]
                     _transient.note_unresolved(self.recorder, exchange.id, what)
                     return response
             wait = policy.wait(attempt)
-            self.recorder.mark("retry", f"{method} {url}: {what}; retried after {wait:.1f} s", ok=False)
+            self.recorder.mark("retry", f"{method} {url}: {what}; sent again after {wait:.1f} s", ok=False)
         raise AssertionError("unreachable: the retry loop returns or raises")  # pragma: no cover
+
+    def _may_resend(self, method: str, retry: bool | None, reached: str, cut_status: int | None) -> bool:
+        """Whether a request the network disturbed may go again (see ``request``)."""
+        if retry is not None:
+            return retry
+        if method in IDEMPOTENT_METHODS or reached == "no":
+            return True  # idempotent, or it never reached the service: nothing happened there
+        if cut_status is not None and 400 <= cut_status < 500:
+            return True  # the target refused it (its status line came): it had no effect
+        return self.resend_unanswered
 
     def _may_retry_again(self) -> bool:
         return _transient.count_retry(self.recorder) <= self.retry_policy.budget_per_check

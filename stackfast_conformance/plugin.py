@@ -632,6 +632,8 @@ def http(request: pytest.FixtureRequest, target: Any, _session_http: Any, record
     )
     # operator-action checks judge availability itself (R1.5/R1.6, R5.2, R12.x): their timeline decides
     client.raw_transients = _safety_of(request.node) == "disruptive"
+    # a read-only check's requests have no effect, so one lost without an answer may go again (evidence.py)
+    client.resend_unanswered = _safety_of(request.node) == "read-only"
     return client
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from stackfast_conformance import _transient
 from stackfast_conformance.evidence import register_secret
-from stackfast_conformance.failures import CouldNotDecide
+from stackfast_conformance.failures import CouldNotDecide, TransientFault
 
 __all__ = ["DEFAULT_SESSION_COOKIE_NAME", "NO_SESSION_SOURCE", "Session", "SetCookie", "SignIn", "SignInStart",
            "advisory_cookie_problems", "authorize_url_of", "is_session_cookie", "obtain_session",
@@ -32,6 +33,9 @@ NO_SESSION_SOURCE = ("no session source: this target is not the embedded referen
                      "the harness can sign in with) and STACKFAST_SESSION_COOKIE is not set; export a test "
                      "account's session cookie as STACKFAST_SESSION_COOKIE='name=value'")
 MAX_REDIRECTS = 6
+# A round trip the network disturbed (an edge's 502, a dropped connection) starts over from the sign-in
+# start at most this often: an OAuth code is single-use, so a lost callback answer cannot be retried alone.
+SIGN_IN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -231,8 +235,9 @@ def start_sign_in(http: Any, web_origin: str, *, callback_url: str | None = None
                   identity: str | None = None) -> SignInStart:
     """``POST /api/auth/sign-in/social`` as the SPA on ``web_origin`` sends it (callbackURL: the web origin)."""
     callback = callback_url or web_origin
+    # retried like an idempotent request through an edge's 502: a start only issues a new OAuth state
     response = http.post(SIGN_IN_PATH, base=base, headers={"origin": web_origin}, identity=identity,
-                         json={"provider": "github", "callbackURL": callback})
+                         json={"provider": "github", "callbackURL": callback}, retry=True)
     for cookie in set_cookies_of(response):
         _protect(cookie.value)
     return SignInStart(response, callback, authorize_url_of(response))
@@ -289,7 +294,43 @@ def sign_in_through_oauth(http: Any, web_origin: str, *, base: str = "api", iden
     Redirects are followed by hand (at most ``MAX_REDIRECTS``) until one leaves for the web origin;
     each hop is recorded by ``http``. A step that does not answer as expected raises
     ``CouldNotDecide`` naming the step (the target cannot be judged without a session).
+
+    Through a noisy edge: a round trip that ends without a session cookie after the network disturbed
+    one of its steps (an exchange marked ``transient``) is no evidence about the target; it starts over
+    (at most ``SIGN_IN_ATTEMPTS`` round trips, each in the evidence), and when every round trip was
+    disturbed: ``TransientFault`` (ERROR transient). An undisturbed round trip is judged as it came.
     """
+    recorder = getattr(http, "recorder", None)
+    seen: list[str] = []
+    for attempt in range(1, SIGN_IN_ATTEMPTS + 1):
+        first_exchange = len(recorder.exchanges) if recorder is not None else 0
+        unresolved_before = len(_transient.unresolved(recorder)) if recorder is not None else 0
+        try:
+            sign_in: SignIn | None = _round_trip(http, web_origin, base, identity)
+            problem: CouldNotDecide | None = None
+        except CouldNotDecide as exc:
+            sign_in, problem = None, exc
+        disturbed = [x.transient for x in (recorder.exchanges[first_exchange:] if recorder is not None else ())
+                     if x.transient]
+        if isinstance(problem, TransientFault) and not disturbed:
+            disturbed = [getattr(problem, "what", None) or "transient fault"]
+        if not disturbed or (sign_in is not None and sign_in.session_cookie is not None):
+            if problem is not None:
+                raise problem
+            assert sign_in is not None
+            return sign_in
+        seen += disturbed
+        if recorder is not None:
+            _transient.mark_resolved(recorder, unresolved_before)  # this round trip is redone, not judged
+            recorder.notes.append(f"OAuth round trip {attempt} disturbed by the network "
+                                  f"({_transient.describe(disturbed)}): "
+                                  + ("signing in again from the start" if attempt < SIGN_IN_ATTEMPTS else "giving up"))
+            recorder.mark("retry", "OAuth round trip disturbed: start over", ok=False)
+    raise _transient.fault(seen, f"in {SIGN_IN_ATTEMPTS} OAuth round trips: no session was obtained, and each round "
+                                 "trip was disturbed by the network, so the target's sign-in cannot be judged")
+
+
+def _round_trip(http: Any, web_origin: str, base: str, identity: str | None) -> SignIn:
     began, refused = start_sign_in_accepted(http, web_origin, base=base, identity=identity)
     start = began.response
     responses = [start]

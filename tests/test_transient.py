@@ -4,6 +4,9 @@
   /health that answers "Service Unavailable" itself) stays evidence;
 - behind the ``flaky-edge`` variant at a high rate, disturbed checks end ERROR transient, never FAILED;
 - a fault is still FAILED through a flaky edge when its evidence is clean;
+- a quota burst the network disturbed is judged with bounds (a disturbed request may or may not have
+  spent a token): at 3 % every quota check PASSES through the flaky edge, at 20 % none is FAILED, and
+  the rate-limit faults stay FAILED through it;
 - behind ``xff-blind`` (one shared bucket per route family) every quota check is decided from one
   shared session, R4.4 is SKIPPED with its reason, and the quota checks take at most 3 windows.
 """
@@ -18,6 +21,7 @@ import pytest
 
 from stackfast_conformance._transient import gateway_error, transient_transport_error
 from stackfast_conformance.killmatrix import run_harness
+from stackfast_conformance.quota import Burst, BurstDisturbed, Disturbance
 
 QUOTA_CRITERIA = ("R4.2", "R4.3", "R4.4", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3")
 
@@ -108,3 +112,78 @@ def test_behind_an_edge_that_hides_x_forwarded_for_the_quota_checks_share_one_se
             start = datetime.fromisoformat(x["started_at"]).timestamp()
             times += [start, start + x["elapsed_ms"] / 1000]
     assert (max(times) - min(times)) / window <= 3, f"quota checks took {max(times) - min(times):.1f} s"
+
+
+# --- quota bursts judged with bounds ------------------------------------------------------------------
+
+class _Answer:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+
+
+def _burst(statuses: list[int], maybe_at: tuple[int, ...] = (), unsent_at: tuple[int, ...] = ()) -> Burst:
+    disturbed = [Disturbance(at, "connection closed without an answer", "maybe", f"x{at}") for at in maybe_at]
+    disturbed += [Disturbance(at, "502 from the edge (x-railway-fallback)", "no", f"y{at}") for at in unsent_at]
+    return Burst([_Answer(s) for s in statuses], 0.0, 1.0, sorted(disturbed, key=lambda d: d.at))
+
+
+def test_an_early_429_fails_only_when_every_reading_of_the_disturbed_requests_breaks_the_limit() -> None:
+    limit = 30
+    # 28 answers admitted, then 429: even if the one lost request spent a token, 29 < 30 were spent
+    failed = _burst([200] * 28 + [429] * 3, maybe_at=(5,)).limited_too_early(limit, "b")
+    assert failed is not None and failed[0] == 29 and failed[1].status_code == 429
+    # 29 admitted then 429 with a lost request before: 29 or 30 spent -- the readings disagree: no verdict
+    with pytest.raises(BurstDisturbed, match="between 29 and 30 spent of 30"):
+        _burst([200] * 29 + [429] * 3, maybe_at=(10,)).limited_too_early(limit, "b")
+    # an edge page that never reached the service spends nothing: 29 admitted then 429 is a failure
+    assert _burst([200] * 29 + [429] * 3, unsent_at=(10,)).limited_too_early(limit, "b")[0] == 30
+    # a lost request *after* the early 429 does not excuse it
+    assert _burst([200] * 29 + [429] * 3, maybe_at=(31,)).limited_too_early(limit, "b")[0] == 30
+    # 30 admitted: every reading satisfies "the first 30 are admitted"
+    assert _burst([200] * 30 + [429] * 2, maybe_at=(3, 7)).limited_too_early(limit, "b") is None
+
+
+def test_a_burst_names_its_disturbed_requests() -> None:
+    burst = _burst([200] * 30 + [429], maybe_at=(4,), unsent_at=(9,))
+    assert burst.where(31).startswith("answer 31 (2 disturbed request(s) before it, 1 of which may have spent")
+    assert _burst([200] * 31).where(31) == "request 31"
+    assert "2 more disturbed by the network, 1 of which may have spent a token" in burst.summary()
+    assert burst.head(5).disturbed == [burst.disturbed[0]]
+
+
+def _verdicts(record: dict) -> dict[str, str]:
+    return {c["id"]: c["verdict"] for c in record.get("criteria", [])}
+
+
+def test_quota_checks_pass_through_a_flaky_edge_at_3_percent(tmp_path: Path) -> None:
+    code, record, output = run_harness(
+        ["--variant", "flaky-edge", "--window-seconds", "2", "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
+        env={"REF_FLAKY_EDGE_RATE": "0.03", "REF_FLAKY_EDGE_SEED": "1"}, workers=2)
+    verdicts = _verdicts(record)
+    assert {cid: verdicts.get(cid) for cid in QUOTA_CRITERIA} == dict.fromkeys(QUOTA_CRITERIA, "PASSED"), \
+        output[-4000:]
+    quota = {c["id"] for c in record["checks"] if c.get("safety") == "quota"}
+    assert [x for x in record["exchanges"] if x["check"] in quota and x.get("transient")], \
+        "the flaky edge disturbed no quota request: the bursts were not tested through it"
+
+
+def test_quota_checks_through_a_flaky_edge_at_20_percent_are_passed_or_transient_never_failed(tmp_path: Path) -> None:
+    code, record, output = run_harness(
+        ["--variant", "flaky-edge", "--window-seconds", "2", "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
+        env={"REF_FLAKY_EDGE_RATE": "0.2", "REF_FLAKY_EDGE_SEED": "11"}, workers=2)
+    verdicts = _verdicts(record)
+    assert set(QUOTA_CRITERIA) <= set(verdicts), output[-4000:]
+    assert not [cid for cid in QUOTA_CRITERIA if verdicts[cid] not in ("PASSED", "ERROR")], (verdicts, output[-4000:])
+    quota_checks = [c for c in _checks(record) if c.get("safety") == "quota"]
+    errors = [c for c in quota_checks if c["outcome"] == "error"]
+    assert all(c["error_class"] == "transient" and c["reason"].startswith("transient:") for c in errors), errors
+    assert [c for c in quota_checks if c["outcome"] == "passed"], "at 20 % no quota check could decide at all"
+
+
+def test_rate_limit_faults_stay_failed_through_a_flaky_edge(tmp_path: Path) -> None:
+    for fault, broken in (("generation-limit-short-by-one", ("R4.2", "R6.1")), ("read-limit-off-by-one", ("R4.3", "R6.3"))):
+        code, record, output = run_harness(
+            ["--fault", fault, "--variant", "flaky-edge", "--window-seconds", "2", "--criteria", ",".join(broken)],
+            tmp_path / fault, env={"REF_FLAKY_EDGE_RATE": "0.1", "REF_FLAKY_EDGE_SEED": "5"}, workers=2)
+        verdicts = _verdicts(record)
+        assert {cid: verdicts.get(cid) for cid in broken} == dict.fromkeys(broken, "FAILED"), (fault, output[-4000:])
