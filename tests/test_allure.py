@@ -10,13 +10,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -195,17 +201,26 @@ def _allure_cli() -> tuple[Path | None, str]:
     return ALLURE, ""
 
 
-@pytest.fixture(scope="module")
-def procedure(tmp_path_factory):
-    """docs/allure.md's commands in order, in a temporary directory; ``open`` is left to the tests."""
+def test_docs_allure_md_procedure_one_result_per_check_history_kept_and_behaviors_in_chromium(tmp_path):
+    """One test (one pair of runs, also under xdist): the commands of docs/allure.md as written."""
+    procedure = _run_procedure(tmp_path / "procedure")
+    _one_result_per_check_and_per_criterion_and_nothing_else(procedure)
+    if procedure["cli"] is None:
+        pytest.skip(f"results checked; report, history and browser not: {procedure['why']}")
+    _the_documented_copy_carries_the_history_per_criterion(procedure)
+    _the_report_shows_r1_to_r14_in_behaviors_in_chromium(procedure, tmp_path)
+
+
+def _run_procedure(work: Path) -> dict:
+    """docs/allure.md's commands in order, in ``work``; ``open`` is run by the browser check."""
     cli, why = _allure_cli()
-    work = tmp_path_factory.mktemp("allure-procedure")
+    work.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STACKFAST_", "GITHUB_", "GITLAB_"))}
     env.update(STACKFAST_WINDOW_SECONDS="2", STACKFAST_CRITERIA=CRITERIA, STACKFAST_REPORT_DIR=str(work / "report"))
-    steps: dict = {"work": work, "cli": cli, "why": why, "runs": [], "open": None, "timings": []}
+    steps: dict = {"work": work, "cli": cli, "why": why, "runs": [], "open": None, "serve": None, "timings": []}
     for command in _doc_commands():
-        if " open " in command:
-            steps["open"] = command
+        if re.search(r" (open|serve) ", command):  # servers: run by the browser check
+            steps[command.split()[1]] = command
             continue
         if command.startswith(".venv/bin/allure") and cli is None:
             continue
@@ -218,12 +233,13 @@ def procedure(tmp_path_factory):
         assert proc.returncode == 0, f"{command}\n{(proc.stdout + proc.stderr)[-3000:]}"
         if " run " in f" {command} ":
             record = json.loads((work / "report" / "traceability.json").read_text())
-            steps["runs"].append({"record": record, "results": _results(work / "allure-results"),
-                                  "files": sorted(p.name for p in (work / "allure-results").iterdir())})
+            kept = shutil.copytree(work / "allure-results", work / f"results-of-run-{len(steps['runs']) + 1}")
+            steps["runs"].append({"record": record, "results": _results(kept), "directory": kept,
+                                  "files": sorted(p.name for p in kept.iterdir())})
     return steps
 
 
-def test_a_run_writes_one_result_per_check_and_per_criterion_and_nothing_else(procedure):
+def _one_result_per_check_and_per_criterion_and_nothing_else(procedure: dict) -> None:
     assert len(procedure["runs"]) == 2
     for run in procedure["runs"]:
         record, results = run["record"], run["results"]
@@ -235,7 +251,7 @@ def test_a_run_writes_one_result_per_check_and_per_criterion_and_nothing_else(pr
         outcome = {c["id"]: c["outcome"] for c in record["checks"]}
         verdict = {f"criterion|{c['id']}": c["verdict"] for c in record["criteria"]}
         for result in results:
-            _validate(result, procedure["work"] / "allure-results")
+            _validate(result, run["directory"])
             if result["fullName"] in verdict:
                 assert result["name"] == f"{result['fullName'][10:]} verdict: {verdict[result['fullName']]}"
             else:
@@ -246,74 +262,86 @@ def test_a_run_writes_one_result_per_check_and_per_criterion_and_nothing_else(pr
         assert {"categories.json", "environment.properties", "executor.json"} <= set(run["files"])
 
 
-def test_the_documented_copy_carries_the_history_per_criterion(procedure):
-    if procedure["cli"] is None:
-        pytest.skip(procedure["why"])
+def _the_documented_copy_carries_the_history_per_criterion(procedure: dict) -> None:
     work = procedure["work"]
     assert (work / "allure-results" / "history" / "history.json").is_file()  # the layout Allure reads
     history = json.loads((work / "allure-report" / "history" / "history.json").read_text())
     runs = procedure["runs"]
     for crit in runs[1]["record"]["criteria"]:
         result = next(r for r in runs[1]["results"] if r["fullName"] == f"criterion|{crit['id']}")
-        entry = history[result["historyId"]]
+        # Allure 2 keys history by the historyId (recent versions: "md5(historyId).md5(parameters)")
+        ours = {result["historyId"], hashlib.md5(result["historyId"].encode()).hexdigest()}
+        entry = next(v for k, v in history.items() if k.split(".")[0] in ours)
         assert entry["statistic"]["total"] == 2, (crit["id"], entry)  # both runs, per criterion
     trend = json.loads((work / "allure-report" / "history" / "history-trend.json").read_text())
     assert len(trend) == 2 and trend[0]["data"]["total"] == len(runs[1]["results"])
 
 
-def test_the_report_shows_r1_to_r14_in_behaviors_in_chromium(procedure, tmp_path):
-    """``allure open`` (as docs/allure.md shows it) serves the report; Chromium's Behaviors tab lists R1–R14."""
+def _the_report_shows_r1_to_r14_in_behaviors_in_chromium(procedure: dict, tmp_path: Path) -> None:
+    """``allure open`` (as docs/allure.md shows it) serves the report; Chromium's Behaviors tab lists R1–R14,
+    the Overview its Environment and Executor. ``allure serve`` serves the results the same way."""
     from stackfast_conformance.browser import Browser, BrowserError, find_chromium
 
-    if procedure["cli"] is None:
-        pytest.skip(procedure["why"])
     if find_chromium() is None:
         pytest.skip("no Chromium: apt-get install chromium (scripts/bootstrap does)")
-    command = procedure["open"].replace(".venv/bin/allure", str(procedure["cli"]))
-    server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=procedure["work"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        url = _served_url(server)
+    with _serving(procedure["open"], procedure) as url:
         with urllib.request.urlopen(f"{url}/data/behaviors.json", timeout=10) as answer:  # noqa: S310 - loopback
             epics = [child["name"] for child in json.load(answer)["children"]]
         assert sorted(epics, key=lambda n: int(n.split()[0][1:]))[0].startswith("R1 ")
-        with Browser.launch() as browser:
-            page = browser.new_page()
-            page.navigate(f"{url}/#behaviors")
+        try:
+            with Browser.launch() as browser:
+                page = browser.new_page()
+                page.navigate(f"{url}/#behaviors")
+                try:
+                    titles = page.wait_for(
+                        "(() => { const t = Array.from(document.querySelectorAll('.node__title'))"
+                        ".map(e => e.textContent.trim()); return t.length >= 14 ? t : null; })()", timeout=60)
+                finally:
+                    page.screenshot(tmp_path / "behaviors.png")
+                shown = {m.group(1) for t in titles if (m := re.match(r"(R\d+) ", t))}
+                assert shown == {f"R{n}" for n in range(1, 15)}, (titles, browser.log_tail())
+                page.navigate(f"{url}/#")  # Overview: Environment (environment.properties), Executors
+                overview = page.wait_for("(() => { const t = document.body.innerText; return t.includes('Environment')"
+                                         " && t.includes('Executors') ? t : null; })()", timeout=30)
+                assert "opt_ins" in overview and "stackfast-conformance run" in overview, overview[-2000:]
+        except BrowserError as exc:
+            pytest.fail(f"Chromium: {exc}")
+    with _serving(procedure["serve"], procedure) as url:
+        with urllib.request.urlopen(f"{url}/data/behaviors.json", timeout=10) as answer:  # noqa: S310 - loopback
+            assert len(json.load(answer)["children"]) == 14
+
+
+@contextlib.contextmanager
+def _serving(command: str, procedure: dict) -> Iterator[str]:
+    """Run ``allure open|serve`` as the doc shows it; yield the URL it prints; stop its process group."""
+    command = command.replace(".venv/bin/allure", str(procedure["cli"]))
+    server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=procedure["work"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in server.stdout or ()], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
             try:
-                titles = page.wait_for(
-                    "(() => { const t = Array.from(document.querySelectorAll('.node__title'))"
-                    ".map(e => e.textContent.trim()); return t.length >= 14 ? t : null; })()", timeout=60)
-            finally:
-                page.screenshot(tmp_path / "behaviors.png")
-            shown = {m.group(1) for t in titles if (m := re.match(r"(R\d+) ", t))}
-            assert shown == {f"R{n}" for n in range(1, 15)}, (titles, browser.log_tail())
-            page.navigate(f"{url}/#")  # Overview: the Environment widget from environment.properties
-            page.wait_for("document.body.innerText.includes('spec_commit')", timeout=30)
-    except BrowserError as exc:
-        pytest.fail(f"Chromium: {exc}")
-    finally:
-        server.terminate()
+                seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+            match = re.search(r"<(http://127\.0\.0\.1:\d+)/?>", seen[-1])
+            if match:
+                break
+        else:
+            match = None
+        assert match, f"{command} printed no URL:\n" + "".join(seen)[-2000:]
+        yield match.group(1)
+    finally:  # the node wrapper and its java server: the process group this test started
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        reader.join(timeout=5)
         if server.stdout:
             server.stdout.close()
-
-
-def _served_url(server: subprocess.Popen) -> str:
-    """``allure open`` prints ``Server started at <http://127.0.0.1:PORT/>``; wait for it (bounded)."""
-    deadline = time.monotonic() + 60
-    seen = []
-    assert server.stdout is not None
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(r"<(http://127\.0\.0\.1:\d+)/?>", line)
-        if match:
-            return match.group(1)
-    raise AssertionError("allure open printed no URL:\n" + "".join(seen)[-2000:])

@@ -40,6 +40,11 @@ SHOWN_ONLY = {
         "a benchmark of full runs, minutes long by design; its --help is run instead",
     "scripts/repeat_conforming.py --runs 20":
         "20 full runs, tens of minutes by design; its --help is run instead",
+    **{cmd: "docs/allure.md's procedure: tests/test_allure.py runs its commands in order, in a temporary directory"
+       for cmd in ("stackfast-conformance run --alluredir allure-results",
+                   ".venv/bin/allure generate allure-results --clean -o allure-report",
+                   ".venv/bin/allure open --host 127.0.0.1 allure-report",
+                   ".venv/bin/allure serve --host 127.0.0.1 allure-results")},
     "stackfast-conformance run --api https://api.stackfast.app --web https://stackfast.app --har signin.har":
         "needs a HAR of a person's own GitHub sign-in; tests/test_har.py records one from the embedded reference "
         "with chromium and runs the harness with it",
