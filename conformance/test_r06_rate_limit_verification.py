@@ -100,6 +100,8 @@ def test_the_31st_generation_request_within_the_window_gets_429_with_retry_after
     n = len(burst.responses)
     if last.status_code != 429:
         require_within_window(burst, target.window_seconds, what)
+    else:
+        burst.limited_too_late(n - 1, what)  # with disturbed requests before it, a higher limit may look the same
     expect(last.status_code == 429, "R6.2",
            expected=f"{burst.where(n)} of one client's generation burst within {target.window_seconds:g} s "
                     "answered 429",
@@ -129,6 +131,8 @@ def test_the_101st_search_request_within_the_window_gets_429(http, target, findi
     last = burst.responses[-1]
     if last.status_code != 429:
         require_within_window(burst, target.window_seconds, what)
+    else:
+        burst.limited_too_late(count - 1, what)  # with disturbed requests before it, a higher limit may look the same
     expect(last.status_code == 429, "R6.3",
            expected=f"{burst.where(count)} of one client's GET /api/v1/tools/search within "
                     f"{target.window_seconds:g} s answered 429",

@@ -188,6 +188,29 @@ class Burst:
             f"not have spent a token (between {early - 1} and {early - 1 + maybe} spent of {limit}), so the "
             "burst cannot show whether the limit was reached early"))
 
+    def limited_too_late(self, limit: int, what: str) -> tuple[int, Any] | None:
+        """Judge "no request beyond the first ``limit`` is admitted" (the request after ``limit`` answers: 429).
+
+        An answer admitted after ``c >= limit`` answers breaks it under every reading: returns (position,
+        response). The first 429 after ``c`` answers with ``m`` possibly spent tokens before it bounds the
+        limit by ``c + m``: None when ``c + m <= limit`` (every reading satisfies it); otherwise a limit
+        up to ``c + m`` would have answered the same, and ``BurstDisturbed`` says the burst cannot tell.
+        """
+        for position, r in enumerate(self.responses[limit:], limit + 1):
+            if r.status_code != 429:
+                return position, r
+        early = self.first_limited()
+        if early is None:
+            return None  # fewer than limit + 1 answers: the caller judges what it has
+        maybe = self.maybe_spent_before(early - 1)
+        if early - 1 + maybe <= limit:
+            return None
+        raise BurstDisturbed(_transient.reason(
+            [d.what for d in self.disturbed if d.reached == "maybe" and d.at < early],
+            f"in {what}: the first 429 came after {early - 1} answers, and {maybe} disturbed request(s) before it "
+            f"may have spent a token, so a limit of up to {early - 1 + maybe} (not {limit}) would have answered "
+            "the same"))
+
     def where(self, position: int) -> str:
         """"request 31" or, with disturbances before it, "answer 31 (2 disturbed requests before it: …)"."""
         before = [d for d in self.disturbed if d.at < position]
@@ -676,7 +699,6 @@ class QuotaPlan:
                 early = burst.first_limited()
                 if early is None or early > limit:
                     return burst, over
-                why = (f"429 already at request {early} of {limit} (the run's other checks share the bucket, "
                 if early - 1 + burst.maybe_spent_before(early - 1) >= limit:
                     # a disturbed request may explain the early 429: once more, then the checks' bounds decide
                     if attempt == 2:
@@ -686,6 +708,7 @@ class QuotaPlan:
                     wait_for_reset(None, window, recorder, f"the shared {bucket} burst was disturbed")
                     continue
                        "or it had not reset)")
+                why = (f"429 already at request {early} of {limit} (the run's other checks share the bucket, "
                 if attempt == 1:
                     recorder.notes.append(f"shared {bucket} bucket: {why}; once more after a reset")
                     wait_for_reset(parse_retry_after(burst.responses[early - 1].headers.get("retry-after")),

@@ -143,6 +143,18 @@ def test_an_early_429_fails_only_when_every_reading_of_the_disturbed_requests_br
     assert _burst([200] * 30 + [429] * 2, maybe_at=(3, 7)).limited_too_early(limit, "b") is None
 
 
+def test_a_429_on_time_passes_only_when_no_disturbed_request_could_hide_a_higher_limit() -> None:
+    limit = 100
+    # request 101 answered 429, but a lost request before it may have spent a token: a limit of 101 looks the same
+    with pytest.raises(BurstDisturbed, match="a limit of up to 101"):
+        _burst([200] * 100 + [429], maybe_at=(40,)).limited_too_late(limit, "b")
+    # the correct limit with the lost token spent: 429 already after 99 answers, so the limit is at most 100
+    assert _burst([200] * 99 + [429] * 2, maybe_at=(40,)).limited_too_late(limit, "b") is None
+    assert _burst([200] * 100 + [429], unsent_at=(40,)).limited_too_late(limit, "b") is None
+    # an answer admitted after 100 answers breaks it under every reading
+    assert _burst([200] * 101, maybe_at=(40,)).limited_too_late(limit, "b")[0] == 101
+
+
 def test_a_burst_names_its_disturbed_requests() -> None:
     burst = _burst([200] * 30 + [429], maybe_at=(4,), unsent_at=(9,))
     assert burst.where(31).startswith("answer 31 (2 disturbed request(s) before it, 1 of which may have spent")
@@ -173,7 +185,9 @@ def test_quota_checks_through_a_flaky_edge_at_20_percent_are_passed_or_transient
         env={"REF_FLAKY_EDGE_RATE": "0.2", "REF_FLAKY_EDGE_SEED": "11"}, workers=2)
     verdicts = _verdicts(record)
     assert set(QUOTA_CRITERIA) <= set(verdicts), output[-4000:]
-    assert not [cid for cid in QUOTA_CRITERIA if verdicts[cid] not in ("PASSED", "ERROR")], (verdicts, output[-4000:])
+    # SKIPPED: a burst that needed many resends outlasted the 2 s window (the reason says so)
+    assert not [cid for cid in QUOTA_CRITERIA if verdicts[cid] not in ("PASSED", "ERROR", "SKIPPED")], \
+        ({cid: verdicts[cid] for cid in QUOTA_CRITERIA}, output[-4000:])
     quota_checks = [c for c in _checks(record) if c.get("safety") == "quota"]
     errors = [c for c in quota_checks if c["outcome"] == "error"]
     assert all(c["error_class"] == "transient" and c["reason"].startswith("transient:") for c in errors), errors
