@@ -707,8 +707,8 @@ class QuotaPlan:
                     recorder.notes.append(f"shared {bucket} bucket: {why}; once more after a reset")
                     wait_for_reset(None, window, recorder, f"the shared {bucket} burst was disturbed")
                     continue
-                       "or it had not reset)")
                 why = (f"429 already at request {early} of {limit} (the run's other checks share the bucket, "
+                       "or it had not reset)")
                 if attempt == 1:
                     recorder.notes.append(f"shared {bucket} bucket: {why}; once more after a reset")
                     wait_for_reset(parse_retry_after(burst.responses[early - 1].headers.get("retry-after")),
