@@ -212,6 +212,7 @@ def test_distinct_client_ids_have_separate_buckets(http, target, quota_plan, fre
                          seen), culprit)
         finally:
             # the shared bucket is exhausted: let it reset so later checks are not throttled by this one
+            recorder.progress("letting the shared bucket reset", seconds=target.window_seconds + 0.25)
             time.sleep(target.window_seconds + 0.25)
 
 
@@ -368,6 +369,7 @@ def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
         observations.append((received - r.exchange.elapsed_ms / 1000, received, _expect_valid_retry_after(r, window), r))
         deadline = received + window + 1
         interval = max(0.2, window / 50)
+        recorder.progress("R4.7: watching Retry-After count down until the bucket resets", seconds=window + 1)
         allowed = None
         while time.monotonic() < deadline:
             time.sleep(interval)

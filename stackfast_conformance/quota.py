@@ -425,6 +425,7 @@ def wait_for_reset(retry_after: int | None, window_seconds: float, recorder: Any
     wait = float(wait) + RESET_MARGIN_SECONDS
     if recorder is not None:
         recorder.mark("wait", f"waiting {wait:.2f} s for the bucket to reset" + (f" ({why})" if why else ""))
+        recorder.progress("waiting for a rate-limit bucket to reset" + (f" ({why})" if why else ""), seconds=wait)
     time.sleep(wait)
     return wait
 

@@ -755,6 +755,7 @@ _JS = """
 })();
 """
 
+
 def _comparison_section(run: dict) -> str:
     """run --baseline DIR: the comparison with the baseline run (diff.py), or nothing."""
     from stackfast_conformance.diff import report_section_html
