@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stackfast_conformance import drift  # noqa: E402
+from stackfast_conformance.audits import drift  # noqa: E402
 from stackfast_conformance.catalog import load_catalog  # noqa: E402
 
 

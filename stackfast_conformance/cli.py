@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return merge_main(argv[1:])
     if argv[:1] == ["drift"]:  # `stackfast-conformance drift --repo PATH [--write-baseline FILE]` (drift.py)
-        from stackfast_conformance.drift import main as drift_main
+        from stackfast_conformance.audits.drift import main as drift_main
 
         return drift_main(argv[1:])
     args = _parser().parse_args(argv)

@@ -55,8 +55,8 @@ def load_run_inputs(settings: Settings) -> dict[str, Any]:
     Called before any check runs, so a bad file is a usage error (exit 2) with ``file:line``;
     loading the snapshots also registers their secret values with the masker.
     """
-    from stackfast_conformance.attestations import load_attestations
-    from stackfast_conformance.waivers import load_waivers
+    from stackfast_conformance.inputs.attestations import load_attestations
+    from stackfast_conformance.inputs.waivers import load_waivers
 
     inputs: dict[str, Any] = {
         "attestations": load_attestations(settings.attestations) if settings.attestations else None,
@@ -78,7 +78,7 @@ def load_run_inputs(settings: Settings) -> dict[str, Any]:
 def _drift(settings: Settings) -> dict[str, Any] | None:
     if not settings.repo:
         return None
-    from stackfast_conformance.drift import compare
+    from stackfast_conformance.audits.drift import compare
 
     try:
         return compare(Path(settings.repo))
@@ -125,7 +125,7 @@ def finish_run(settings: Settings, results: list[dict[str, Any]], started: float
     from stackfast_conformance.catalog import load_catalog
     from stackfast_conformance.record import build_record
     from stackfast_conformance.report import write_reports
-    from stackfast_conformance.waivers import mark_stale
+    from stackfast_conformance.inputs.waivers import mark_stale
 
     inputs = load_run_inputs(settings)
     if interrupted and plan:

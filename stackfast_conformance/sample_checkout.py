@@ -12,7 +12,7 @@ is silent (``readme.md`` in lower case, ``--frozen-lockfile`` in the build comma
 ``$schema`` line, a 30 s healthcheck timeout). The requirements text under
 ``.kiro/specs/phase-8-deployment/requirements.md`` is our own restatement of the catalog in the
 spec's layout, marked with :data:`SAMPLE_SPEC_MARKER`, not the upstream text; ``drift`` compares it
-with ``requirements/spec-baseline-sample.yaml`` (see ``stackfast_conformance/drift.py``).
+with ``requirements/spec-baseline-sample.yaml`` (see ``stackfast_conformance/audits/drift.py``).
 
 :func:`variant_inputs` writes the sample with *harmless variants* applied (``reference/variants/
 checkout.yaml`` and ``snapshot.yaml``): layouts a conforming Stackfast may show, which every repo
@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stackfast_conformance.drift import SAMPLE_SPEC_MARKER as _DRIFT_MARKER
+from stackfast_conformance.audits.drift import SAMPLE_SPEC_MARKER as _DRIFT_MARKER
 
 __all__ = ["CHECKOUT_VARIANTS", "README", "README_PATH", "SAMPLE_SPEC_MARKER", "SNAPSHOT_VARIANTS", "checkout_files",
            "requirements_markdown", "snapshot_pair", "variant_inputs", "variant_inputs_many", "write_checkout",

@@ -104,7 +104,7 @@ class Settings:
 
 
 def _load_profile_file(path: str) -> dict[str, Any]:
-    from stackfast_conformance import _profilefile
+    from stackfast_conformance.inputs import _profilefile
 
     return _profilefile.load(Path(path))
 

@@ -12,8 +12,8 @@ from fixtures.harness import run_checks, verdicts
 from fixtures.stackfast_checkout import write_variant_checkout
 
 from stackfast_conformance._yamlcheck import ConfigFileError
-from stackfast_conformance.attestations import load_attestations
-from stackfast_conformance.waivers import load_waivers
+from stackfast_conformance.inputs.attestations import load_attestations
+from stackfast_conformance.inputs.waivers import load_waivers
 
 TODAY = dt.date(2026, 11, 27)
 

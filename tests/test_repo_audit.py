@@ -10,7 +10,7 @@ import pytest
 from fixtures.harness import failed, run_checks, verdicts
 from fixtures.stackfast_checkout import CHECKOUT_FAULTS, write_variant_checkout
 
-from stackfast_conformance import drift
+from stackfast_conformance.audits import drift
 from stackfast_conformance.sample_checkout import (
     API_BUILD,
     CHECKOUT_VARIANTS,
@@ -170,7 +170,7 @@ def test_drift_command_exits_1_on_drift_and_0_without(tmp_path):
 
 @pytest.mark.parametrize("variant", sorted(CHECKOUT_VARIANTS))
 def test_each_harmless_checkout_variant_passes_every_audit(tmp_path, variant):
-    from stackfast_conformance.repo_audit import AUDITS, RepoAudit, destructive_migrations
+    from stackfast_conformance.audits.repo import AUDITS, RepoAudit, destructive_migrations
 
     args = variant_inputs(variant, tmp_path)
     audit = RepoAudit(args[args.index("--repo") + 1])
@@ -207,7 +207,7 @@ def test_all_harmless_variants_together_pass_every_repo_and_config_check(pyteste
     ("pnpm install --filter '@stackfast/api... && pnpm build", False),                 # unbalanced quote
 ])
 def test_build_commands_are_judged_by_meaning(tmp_path, command, ok):
-    from stackfast_conformance.repo_audit import RepoAudit, audit_api_service
+    from stackfast_conformance.audits.repo import RepoAudit, audit_api_service
 
     files = checkout_files()
     files["apps/api/railway.toml"] = files["apps/api/railway.toml"].replace(API_BUILD, command.replace('"', '\\"'))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from stackfast_conformance.checks import expect
-from stackfast_conformance.repo_audit import Problem, RepoAudit
+from stackfast_conformance.audits.repo import Problem, RepoAudit
 
 
 def record_files(checkout: RepoAudit, recorder, *relative: str) -> None:

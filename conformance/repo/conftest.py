@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackfast_conformance.repo_audit import RepoAudit
+from stackfast_conformance.audits.repo import RepoAudit
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import pytest
 from _repo_checks import expect_no_problems, manifest_path, record_files
 
-from stackfast_conformance.repo_audit import audit_api_healthcheck, audit_api_service, audit_web_service
+from stackfast_conformance.audits.repo import audit_api_healthcheck, audit_api_service, audit_web_service
 
 
 @pytest.mark.requirement("R1.1")

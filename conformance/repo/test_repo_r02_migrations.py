@@ -3,7 +3,7 @@
 import pytest
 from _repo_checks import expect_no_problems, manifest_path, record_files
 
-from stackfast_conformance.repo_audit import (
+from stackfast_conformance.audits.repo import (
     audit_forward_only,
     audit_migrations_one_shot,
     destructive_migrations,

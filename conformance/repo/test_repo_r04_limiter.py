@@ -3,7 +3,7 @@
 import pytest
 from _repo_checks import expect_no_problems, record_files
 
-from stackfast_conformance.repo_audit import audit_upstash_env_names, audit_upstash_limiter
+from stackfast_conformance.audits.repo import audit_upstash_env_names, audit_upstash_limiter
 
 
 @pytest.mark.requirement("R4.1")

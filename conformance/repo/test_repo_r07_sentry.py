@@ -3,7 +3,7 @@
 import pytest
 from _repo_checks import expect_no_problems
 
-from stackfast_conformance.repo_audit import (
+from stackfast_conformance.audits.repo import (
     audit_sentry_api,
     audit_sentry_guard,
     audit_sentry_scrub,

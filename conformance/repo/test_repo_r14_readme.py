@@ -3,7 +3,7 @@
 import pytest
 from _repo_checks import expect_no_problems, record_files
 
-from stackfast_conformance.repo_audit import (
+from stackfast_conformance.audits.repo import (
     audit_readme_adr_links,
     audit_readme_deploy,
     audit_readme_migration,

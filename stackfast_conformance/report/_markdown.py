@@ -175,7 +175,7 @@ def render_markdown(run: dict) -> str:
     if findings:
         out.append("")
 
-    drift = run.get("drift")  # spec drift of the --repo checkout (stackfast_conformance/drift.py)
+    drift = run.get("drift")  # spec drift of the --repo checkout (stackfast_conformance/audits/drift.py)
     if drift:
         out += ["## Spec drift", ""]
         if drift.get("error"):

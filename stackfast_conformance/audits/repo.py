@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from stackfast_conformance._commands import PnpmCall, Step, parse_chain, pnpm_call, unwrap
+from stackfast_conformance.audits._commands import PnpmCall, Step, parse_chain, pnpm_call, unwrap
 
 __all__ = ["AUDITS", "ADR_LINKS", "PRODUCTION_VARIABLES", "Problem", "RepoAudit", "destructive_migrations"]
 

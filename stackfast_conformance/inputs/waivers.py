@@ -19,7 +19,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from stackfast_conformance._criterionfile import criterion_entries
+from stackfast_conformance.inputs._criterionfile import criterion_entries
 from stackfast_conformance._yamlcheck import Date, ListOf, Mapping, Str
 
 __all__ = ["load_waivers", "mark_stale"]

@@ -25,7 +25,7 @@ Re-record after reviewing a newer upstream spec (and moving the catalog's ``spec
 
 Command line::
 
-    python -m stackfast_conformance.drift --repo PATH [--baseline FILE] [--write-baseline FILE] [--json]
+    python -m stackfast_conformance.audits.drift --repo PATH [--baseline FILE] [--write-baseline FILE] [--json]
 
 Exit status: 0 no drift, 1 drift found, 2 usage error.
 """
@@ -59,11 +59,11 @@ def default_baseline_path(spec_text: str | None = None) -> Path:
     """The upstream baseline; the sample's own one when ``spec_text`` is the sample's spec."""
     if spec_text is not None and SAMPLE_SPEC_MARKER in spec_text.split("\n", 1)[0]:
         return sample_baseline_path()
-    return Path(__file__).resolve().parent.parent / "requirements" / "spec-baseline.yaml"
+    return Path(__file__).resolve().parents[2] / "requirements" / "spec-baseline.yaml"
 
 
 def sample_baseline_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "requirements" / "spec-baseline-sample.yaml"
+    return Path(__file__).resolve().parents[2] / "requirements" / "spec-baseline-sample.yaml"
 
 
 def parse_requirements(text: str) -> dict[str, str]:
@@ -132,7 +132,7 @@ def load_baseline_file(path: Path) -> dict[str, Any]:
 
 _BASELINE_NOTE = ("source_fingerprint of each criterion's sentence in the spec file (whitespace collapsed, "
                   "lower-cased, sha256, 12 hex); fingerprints only, never the text")
-_PROCEDURE = "python scripts/record_spec_baseline.py --repo CHECKOUT (stackfast_conformance.drift.write_baseline)"
+_PROCEDURE = "python scripts/record_spec_baseline.py --repo CHECKOUT (stackfast_conformance.audits.drift.write_baseline)"
 
 
 def render_baseline(fingerprints: dict[str, str], recorded_from: str, recorded_at: str,
@@ -143,7 +143,7 @@ def render_baseline(fingerprints: dict[str, str], recorded_from: str, recorded_a
         data["commit"] = commit
     data["recorded_at"] = recorded_at
     data["source_fingerprints"] = {cid: fingerprints[cid] for cid in sorted(fingerprints, key=_id_key)}
-    return ("# Spec drift baseline (see stackfast_conformance/drift.py); re-record with scripts/record_spec_baseline.py\n"
+    return ("# Spec drift baseline (see stackfast_conformance/audits/drift.py); re-record with scripts/record_spec_baseline.py\n"
             + yaml.safe_dump(data, sort_keys=False, width=120))
 
 

@@ -1,0 +1,1 @@
+"""audits: see docs/ARCHITECTURE.md."""
