@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from stackfast_conformance.checks import expect
 from stackfast_conformance.audits.repo import Problem, RepoAudit
+from stackfast_conformance.checks import expect
 
 
 def record_files(checkout: RepoAudit, recorder, *relative: str) -> None:

@@ -27,8 +27,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from stackfast_conformance.inputs._criterionfile import criterion_entries
 from stackfast_conformance._yamlcheck import ConfigFileError, Date, ListOf, Mapping, Str
+from stackfast_conformance.inputs._criterionfile import criterion_entries
 
 __all__ = ["load_attestations"]
 

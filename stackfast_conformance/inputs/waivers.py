@@ -19,8 +19,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from stackfast_conformance.inputs._criterionfile import criterion_entries
 from stackfast_conformance._yamlcheck import Date, ListOf, Mapping, Str
+from stackfast_conformance.inputs._criterionfile import criterion_entries
 
 __all__ = ["load_waivers", "mark_stale"]
 
