@@ -40,6 +40,12 @@ SHOWN_ONLY = {
         "a benchmark of full runs, minutes long by design; its --help is run instead",
     "scripts/repeat_conforming.py --runs 20":
         "20 full runs, tens of minutes by design; its --help is run instead",
+    "scripts/benchmark.py --quota --windows 5":
+        "a benchmark of the quota checks behind an xff-blind edge; tests/test_transient.py runs the same shared "
+        "session and asserts its window count; its --help is run instead",
+    "scripts/record_spec_baseline.py --repo PATH":
+        "re-records a shipped baseline file in place; tests/test_repo_audit.py runs the script on the sample "
+        "checkout into a temporary file and compares; its --help is run instead",
     **{cmd: "docs/allure.md's procedure: tests/test_allure.py runs its commands in order, in a temporary directory"
        for cmd in ("stackfast-conformance run --alluredir allure-results",
                    ".venv/bin/allure generate allure-results --clean -o allure-report",
