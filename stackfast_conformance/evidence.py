@@ -37,12 +37,14 @@ _REGISTERED_SECRETS: dict[str, str] = {}  # value -> label; consulted by every M
 _ANSWERED_HOSTS: set[str] = set()  # hosts that answered once: a refusal after that is a transient fault
 
 
-def register_secret(value: str, label: str = "") -> None:
-    """Make every ``Masker`` (and every redaction, ``redact.py``) of this process mask ``value``."""
-    if value and len(value) >= 6:
-        with _ids_lock:
-            _REGISTERED_SECRETS[value] = label
-        _redact.register_secret(value, label)
+def register_secret(value: str, label: str = "") -> list[str]:
+    """Make every ``Masker`` (and every redaction, ``redact.py``) of this process mask the secret in ``value``;
+    returns what was registered (a URL gives its credentials, a public value nothing: ``redact.register_secret``)."""
+    registered = _redact.register_secret(value, label)
+    with _ids_lock:
+        for secret in registered:
+            _REGISTERED_SECRETS[secret] = label
+    return registered
 
 
 def _next_id() -> str:

@@ -25,12 +25,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from stackfast_conformance._yamlcheck import ConfigFileError
+from stackfast_conformance.redact import is_secret_name
 
 __all__ = ["SANITIZED_HINT", "Har", "HarEntry", "csp_allows", "load_har", "load_hars", "origin_of"]
 
 SANITIZED_HINT = ("this HAR has no cookies: export it with sensitive data (Chrome: DevTools > Network > "
                   "'Export HAR (with sensitive data…)'; Firefox: Network > 'Save All As HAR')")
-_SECRET_NAME = re.compile(r"token|secret|passw|key|code|state|cookie|session|auth|sig", re.IGNORECASE)
+_OAUTH_QUERY = {"code", "state"}  # an OAuth callback's query: secrets by name only in a URL (a JSON "code" is an error's)
 _SECRET_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization", "x-admin-api-key"}
 _BLOCK_WORDS = {"csp": "Content-Security-Policy", "mixed-content": "mixed content", "cors": "CORS"}
 
@@ -249,12 +250,10 @@ def _collect_secrets(har: Har, entry: HarEntry, cookies: list[dict[str, Any]], r
             found.update(p.partition("=")[2].strip() for p in value.split(";"))
         elif lowered == "set-cookie":
             found.add(value.partition(";")[0].partition("=")[2].strip())
-        elif lowered in _SECRET_HEADERS or _SECRET_NAME.search(lowered) and lowered not in ("sec-fetch-site",):
+        elif lowered in _SECRET_HEADERS or is_secret_name(lowered):  # by its words: never a CORS/rate-limit header
             found.add(value.split(" ", 1)[1] if lowered.endswith("authorization") and " " in value else value)
     for url in [entry.url, entry.header("location") or ""]:
-        for key, value in parse_qsl(urlsplit(url).query):
-            if _SECRET_NAME.search(key):
-                found.add(value)
+        _query_secrets(url, found)
     post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
     for text in (entry.response_text, post.get("text") if isinstance(post.get("text"), str) else None):
         if text:
@@ -265,24 +264,36 @@ def _collect_secrets(har: Har, entry: HarEntry, cookies: list[dict[str, Any]], r
     from stackfast_conformance.evidence import register_secret
 
     for value in found:
-        if value and len(value) >= 6:
-            har.secrets.add(value)
-            register_secret(value, "HAR")
-            token = value.rsplit(".", 1)[0]  # a signed cookie's token is a secret on its own too
-            if token != value and len(token) >= 6:
-                har.secrets.add(token)
-                register_secret(token, "HAR")
+        registered = register_secret(value, "HAR") if value else []  # only what is secret (redact.py): no URL, host,
+        har.secrets.update(registered)                                 # e-mail address, flag or number
+        for secret in registered:
+            token = secret.rsplit(".", 1)[0]  # a signed cookie's token is a secret on its own too
+            if token != secret:
+                har.secrets.update(register_secret(token, "HAR"))
+
+
+def _query_secrets(url: str, found: set[str]) -> None:
+    """The values of a URL's secret query parameters (an OAuth ``code``/``state``, a ``token``)."""
+    if "?" not in url:
+        return
+    try:
+        query = parse_qsl(urlsplit(url).query)
+    except ValueError:
+        return
+    found.update(value for key, value in query if key.lower() in _OAUTH_QUERY or is_secret_name(key))
 
 
 def _json_secrets(value: Any, found: set[str], secret: bool = False) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            _json_secrets(item, found, secret or bool(_SECRET_NAME.search(str(key))))
+            _json_secrets(item, found, secret or is_secret_name(str(key)))
     elif isinstance(value, list):
         for item in value:
             _json_secrets(item, found, secret)
     elif secret and isinstance(value, str):
         found.add(value)
+    elif isinstance(value, str) and "://" in value:
+        _query_secrets(value, found)  # the authorize URL of a sign-in start carries the OAuth state
 
 
 def load_hars(paths: Iterable[str | Path]) -> list[Har]:

@@ -79,9 +79,9 @@ def pytest_configure(config: pytest.Config) -> None:
         load_run_inputs(settings)  # bad attestations/waivers/snapshot files are usage errors, before any check
     except (OptionError, ConfigFileError, ValueError, OSError) as exc:  # a bad profile file is one too
         raise pytest.UsageError(str(exc)) from None
-    from stackfast_conformance.redact import register_secrets
+    from stackfast_conformance.redact import register_settings
 
-    register_secrets(settings.secrets.values())  # the profile's secrets are masked in every text, by value
+    register_settings(settings)  # the profile's secrets are masked in every text, by value; its URLs stay readable
     config.stash[_STATE] = _RunState(config, settings)
     _install_stop(config)
 
@@ -590,9 +590,9 @@ def target(request: pytest.FixtureRequest) -> Any:
 
         state.reference, state.settings = start_embedded_reference(state.settings)
         state.owns_reference = True
-        from stackfast_conformance.redact import register_secrets
+        from stackfast_conformance.redact import register_settings
 
-        register_secrets(state.settings.secrets.values())
+        register_settings(state.settings)
     elif state.reference is None and os.environ.get("STACKFAST_REFERENCE_STATE_DIR"):
         from stackfast_conformance.reference import Reference
 

@@ -7,19 +7,32 @@ CI artifacts), so every such text passes :func:`redact_text` (a whole run record
 
 - **by value**: every value given to :func:`register_secret` (the profile's secret options, the
   values of env snapshots that look secret, values other writers such as a HAR exporter learn at
-  run time), and any fragment of 12+ characters of one;
+  run time), and any fragment of 12+ characters of one — except a fragment that is also a piece of
+  the run's public text (:func:`register_public`: target URLs, origins, the catalog's commit, the
+  non-secret values of env snapshots). Only secrets are registered: a URL gives its password (or
+  a DSN's key) and secret query values, never its host; a hostname, an e-mail address, a flag or
+  a number gives nothing;
 - **by shape**: ``NAME=value`` / ``NAME: value`` / ``"NAME": "value"`` where NAME looks secret
   (``*SECRET*``, ``*TOKEN*``, ``*PASSWORD*``, ``*PASS``, ``*_KEY``, ``*DSN*``, ``*CREDENTIAL*``,
   ``DATABASE_URL``, ...); credentials in URLs (``scheme://user:pass@host``); ``Authorization:
   Bearer|Basic ...``; ``Cookie:`` / ``Set-Cookie:`` values; JWTs; GitHub tokens (``ghp_``,
-  ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``) and OAuth client secrets (40 hex);
+  ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``) and OAuth client secrets (40 hex after a
+  secret-looking word; a bare 40-hex string is a commit id and stays);
   Upstash REST tokens; Sentry DSN keys; long random-looking tokens (32+ characters mixing upper
   case, lower case and digits).
+
+Names are judged by their words, not by substrings: ``GOOGLE_CREDENTIALS`` and ``x-csrf-token`` are
+secret, ``Access-Control-Allow-Credentials``, ``tokenizer`` and ``max_tokens`` are not, and the HTTP
+headers that are evidence (CORS, rate-limit, ``Retry-After``, request ids, ``Vary``, security headers)
+are never masked by name.
 
 A masked value keeps its place and says what it was, so two runs can be compared without the
 secret: ``UPSTASH_REDIS_REST_TOKEN=*** (sha256:ab12cd34, 44 chars)``. Redaction is idempotent
 (redacting a redacted text changes nothing) and leaves evidence alone: rate-limit headers,
-``Retry-After``, request ids, CORS headers, public client ids, fingerprints.
+``Retry-After``, request ids, CORS headers, public client ids, commit ids, fingerprints.
+
+Results are cached per text until a secret or a public text is registered, so redacting the same
+record again (the run, each report writer, Allure) costs a dictionary look-up per string.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "FRAGMENT",
@@ -38,8 +52,10 @@ __all__ = [
     "mask_value",
     "redact_record",
     "redact_text",
+    "register_public",
     "register_secret",
     "register_secrets",
+    "register_settings",
 ]
 
 MASK = "***"
@@ -48,7 +64,8 @@ _MIN_SECRET = 6  # shorter values ("true", "1") are never registered: masking th
 
 _lock = threading.Lock()
 _registered: dict[str, str] = {}  # value -> label
-_version = [0]
+_public: set[str] = set()  # text the run knows to be public: no fragment of a secret is masked inside one
+_version = [0]  # bumped by every registration: the result cache and the by-value matcher follow it
 
 
 def mask_value(value: str) -> str:
@@ -57,18 +74,24 @@ def mask_value(value: str) -> str:
     return f"{MASK} (sha256:{digest}, {len(value)} chars)"
 
 
-def register_secret(value: str | None, label: str = "") -> None:
-    """Mask ``value`` (and its 12+ character fragments) in every text this process redacts.
+def register_secret(value: str | None, label: str = "") -> list[str]:
+    """Mask the secret in ``value`` (and its 12+ character fragments) in every text this process redacts.
 
     For values learnt at run time (a HAR's session cookie, an env snapshot's token): call it
-    before the text that may contain the value is written. Values shorter than 6 are ignored.
+    before the text that may contain the value is written. Only what is secret is registered
+    (:func:`secret_parts`): a URL gives its password, a DSN's key and its secret query values (its
+    scheme, host and path become public text); a hostname, an e-mail address, a flag, a number or a
+    value shorter than 6 gives nothing. Returns the values registered.
     """
-    if not value or len(value) < _MIN_SECRET:
-        return
+    named = bool(label) and is_secret_name(label) and not _URL_NAME.search(label)
+    parts, public = _split(value, named)
     with _lock:
-        if value not in _registered:
-            _registered[value] = label
-            _version[0] += 1
+        for part in parts:
+            if part not in _registered:
+                _registered[part] = label
+                _version[0] += 1
+    register_public(public)
+    return parts
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
@@ -76,35 +99,170 @@ def register_secrets(values: Iterable[str | None]) -> None:
         register_secret(value)
 
 
+def register_public(values: Iterable[str | None]) -> None:
+    """Text the run knows to be public: a fragment of a registered secret is not masked where the whole
+    stretch it matches is a piece of one of these (a registered secret itself is always masked).
+
+    Give target URLs, origins and hosts, the catalog's commit, the non-secret values of env snapshots.
+    A URL is kept without its credentials and query; a value holding a secret shape is ignored.
+    """
+    added: set[str] = set()
+    for value in values:
+        if not value or len(value) < FRAGMENT:
+            continue  # no 12-character stretch fits in it
+        if _URL_VALUE.fullmatch(value):
+            value = _public_url(value) or ""
+        elif _shapes(value) != value:
+            continue
+        if len(value) >= FRAGMENT:
+            added.add(value)
+    with _lock:
+        new = added - _public
+        if new:
+            _public.update(new)
+            _version[0] += 1
+
+
+def register_settings(settings: Any) -> None:
+    """A run's secrets (the profile's secret options, by value) and its public texts (target URLs, expected
+    origins and cookie domain, ``--connect-to`` pins, the catalog's spec commit and URLs)."""
+    register_secrets(dict(getattr(settings, "secrets", None) or {}).values())
+    public: list[str | None] = [getattr(settings, name, None) for name in
+                                ("api_url", "web_url", "staging_api_url", "staging_web_url")]
+    public += [v for v in dict(getattr(settings, "expected", None) or {}).values() if isinstance(v, str)]
+    public += [str(pin) for pin in getattr(settings, "connect_to", None) or ()]
+    try:
+        from stackfast_conformance.catalog import load_catalog
+
+        public += [v for v in load_catalog().spec.values() if isinstance(v, str)]
+    except Exception:  # noqa: BLE001 - a broken catalog is reported by the run itself; redaction goes on
+        pass
+    for url in [v for v in public if v and "://" in v]:
+        host = urlsplit(url).hostname if _URL_VALUE.fullmatch(url) else None
+        public.append(host)
+    register_public(public)
+
+
+# --------------------------------------------------------------------------- what a value gives
+
+_URL_VALUE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s\"'<>]+")
+_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}\.?(?::\d{1,5})?")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}")
+_PUBLIC_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s\"'<>;,|?#&]*)?")
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|[0-9a-f:.]+")  # a DNS name or an IP address
+_OAUTH_QUERY = ("code", "state")  # an OAuth callback's code and state are secrets too
+
+
+def _public_url(url: str) -> str | None:
+    """``scheme://host[:port]/path`` of ``url``: no credentials, no query."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return None
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
+        return None
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL: its password, a DSN's key (a user name that is a key), secret query values."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        password, username, query = parts.password, parts.username, parse_qsl(parts.query)
+    except ValueError:  # not parseable (a bad port): the credential shape still finds the password
+        match = _URL_CREDENTIALS.search(url)
+        return [match["password"]] if match else []
+    if password:
+        found += [password, unquote(password)]
+    elif username and (re.fullmatch(r"[0-9a-f]{32,}", username) or _looks_random(username)):
+        found.append(username)
+    found += [v for k, v in query if is_secret_name(k) or k.lower() in _OAUTH_QUERY]
+    return [v for v in dict.fromkeys(found) if len(v) >= _MIN_SECRET and not _benign(v)]
+
+
+def _split(value: str | None, named: bool = False) -> tuple[list[str], list[str]]:
+    """(the secrets ``value`` holds, the public text it holds); ``named``: its name says secret (SMTP_PASSWORD),
+    so a value shaped like a host name or an e-mail address is the secret all the same."""
+    if not value or len(value) < _MIN_SECRET:
+        return [], []
+    plain = value.strip()
+    decoded = unquote(plain) if "%" in plain else plain
+    if _URL_VALUE.fullmatch(decoded) and _public_url(decoded):
+        return _url_secrets(decoded), [decoded]
+    if _benign(plain) or not named and (_HOSTNAME.fullmatch(plain) or _EMAIL.fullmatch(plain)):
+        return [], []
+    # a URL inside a secret (a JSON credentials blob's auth_uri) is not a secret: its pieces stay readable
+    return [value], _PUBLIC_URL_IN_TEXT.findall(value)
+
+
 # --------------------------------------------------------------------------- names and values
 
-_SECRET_WORDS = re.compile(
-    r"secret|token|passw(?:or)?d|passphrase|credential|private[-_.]?key|api[-_.]?key|access[-_.]?key"
-    r"|auth[-_.]?key|signing[-_.]?key|encryption[-_.]?key|dsn|database[-_.]?url|authorization"
-    r"|[-_.](?:pass|pwd|pw|key)$|^(?:pass|pwd)(?:$|[-_.])|cookie",
-    re.I,
-)
-# names that carry a secret word but hold no secret: public ids, URLs (their credentials are masked
-# by shape), sizes and times
-_NOT_SECRET_SUFFIX = re.compile(
-    r"(?:[-_.](?:id|ids|name|names|url|uri|endpoint|host|ttl|expires(?:[-_.]in|[-_.]at)?|expiry|length|count|size"
-    r"|seconds|ms|path|file|header|headers|prefix|type|limit|max|min)|^max[-_.]?tokens?|_tokens)$",
-    re.I,
-)
+# a word that makes a name secret wherever it stands (clientSecret, x-csrf-token, GOOGLE_CREDENTIALS)
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "password", "passwd", "passphrase", "pwd", "credential",
+                           "credentials", "dsn", "cookie", "authorization", "signature", "apikey"})
+# run-together names (SECRETKEY, xsrftoken, dbpassword) end with one of these
+_SECRET_ENDINGS = ("secret", "token", "password", "passwd", "apikey", "privatekey", "secretkey", "accesskey",
+                   "authkey", "signingkey", "credentials", "cookie")
+# WORD + key anywhere (x-admin-api-key, SECRET_KEY_BASE); key/pass/pw at the end of a longer name (DB_PASS)
+_KEY_WORDS = frozenset({"api", "private", "access", "auth", "signing", "encryption", "secret", "admin", "master"})
+# "credentials" after these is a mode or a flag, not a secret (Access-Control-Allow-Credentials, withCredentials)
+_FLAG_WORDS = frozenset({"allow", "with", "include", "omit", "require", "requires"})
+# a last word saying the value is not the secret: public ids, URLs (credentials masked by shape), sizes, times
+_NOT_SECRET_LAST = frozenset({"id", "ids", "name", "names", "url", "uri", "endpoint", "host", "ttl", "expires",
+                              "expiry", "length", "count", "size", "seconds", "ms", "path", "file", "header",
+                              "headers", "prefix", "type", "limit", "max", "min", "tokens", "in", "at", "enabled",
+                              "mode", "policy", "required"})
+# HTTP headers that are evidence and never secret by name (their values still pass the shape rules)
+_PUBLIC_HEADERS = frozenset({
+    "vary", "retry-after", "x-request-id", "request-id", "x-correlation-id", "x-trace-id", "traceparent",
+    "tracestate", "cache-control", "pragma", "etag", "date", "expires", "last-modified", "age", "location",
+    "server", "via", "allow", "link", "origin", "referer", "host", "user-agent", "connection", "keep-alive",
+    "transfer-encoding", "strict-transport-security", "x-content-type-options", "x-frame-options",
+    "x-xss-protection", "referrer-policy", "permissions-policy", "timing-allow-origin", "report-to",
+    "reporting-endpoints", "nel", "alt-svc", "x-powered-by", "www-authenticate", "upgrade", "te", "trailer",
+    "forwarded", "dnt", "priority", "x-robots-tag", "ratelimit", "ratelimit-policy", "x-dns-prefetch-control",
+    "x-download-options", "x-permitted-cross-domain-policies", "origin-agent-cluster", "x-real-ip",
+})
+_PUBLIC_HEADER_PREFIXES = ("access-control-", "x-ratelimit-", "ratelimit-", "sec-", "cross-origin-", "content-",
+                           "accept", "x-forwarded-", "if-")
 _URL_NAME = re.compile(r"(?:url|uri|dsn|endpoint)$", re.I)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether a variable, header or JSON key called ``name`` holds a secret."""
-    if not _SECRET_WORDS.search(name):
+    """Whether a variable, header or JSON key called ``name`` holds a secret.
+
+    Judged by the name's words (split at ``-_.`` and camelCase), never by a substring: ``GOOGLE_CREDENTIALS``
+    yes, ``Access-Control-Allow-Credentials`` no; the HTTP headers that are evidence (CORS, rate limits,
+    ``Retry-After``, request ids, ``Vary``, security headers) never."""
+    lowered = name.lower()
+    if lowered in _PUBLIC_HEADERS or lowered.startswith(_PUBLIC_HEADER_PREFIXES):
         return False
-    if re.search(r"database[-_.]?url|dsn$", name, re.I):
-        return True  # named secrets in the brief of the spec (URL-valued: only their credentials are masked)
-    return not _NOT_SECRET_SUFFIX.search(name)
+    words = [w.lower() for w in _WORD.findall(name)]
+    if not words:
+        return False
+    if "database_url" in "_".join(words) or words[-1] == "dsn":
+        return True  # named secrets of the spec (URL-valued: only their credentials are masked, by shape)
+    if words[-1] in _NOT_SECRET_LAST or (words[0] == "max" and "token" in words):
+        return False
+    for index, word in enumerate(words):
+        previous = words[index - 1] if index else ""
+        if word in ("credential", "credentials") and previous in _FLAG_WORDS:
+            continue
+        if word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS):
+            return True
+        if word == "key" and previous in _KEY_WORDS:
+            return True
+    if len(words) > 1 and words[-1] in ("key", "pass", "pw"):
+        return True
+    return words[0] in ("pass", "pwd")
 
 
 _BENIGN_VALUE = re.compile(
-    r"(?:true|false|null|none|nil|undefined|yes|no|on|off|required|optional|missing|unset|empty|set|-|\d+(?:\.\d+)?)",
+    r"(?:true|false|null|none|nil|undefined|yes|no|on|off|required|optional|missing|unset|empty|set|-|\d+(?:\.\d+)?"
+    r"|include|omit|same-origin)",  # (the last three: fetch()'s credentials modes)
     re.I,
 )
 
@@ -128,15 +286,21 @@ def _prose(name: str, quoted_name: bool, value: str) -> bool:
     return (not quoted_name and name.isalpha() and name.islower() and value.isalpha() and len(value) < 12)
 
 
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=._~-]+")
+
+
 def is_secret_value(name: str, value: str) -> bool:
-    """Whether an env variable's value must be masked by value: a secret name, or a secret shape."""
+    """Whether an env variable's value must be masked by value: a secret name, or a secret shape.
+
+    Judged from ``name`` and ``value`` alone (never from what is registered already, so one secret cannot
+    drag a public value in): an origin, a URL without credentials, a commit id is not secret."""
     if not value or len(value) < _MIN_SECRET or _BENIGN_VALUE.fullmatch(value.strip()):
         return False
     if is_secret_name(name) and not _URL_NAME.search(name):
         return True
-    if redact_text(value) != value:
+    if _shapes(f"{name}={value}") != f"{name}={value}":
         return True
-    return bool(_looks_random(value))
+    return bool(_TOKEN_CHARS.fullmatch(value)) and _looks_random(value)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -248,10 +412,15 @@ def _key_values(text: str) -> str:
     return "".join(out) + text[position:]
 
 
+_HEX_SECRET_CONTEXT = re.compile(r"secret|token|passw|credential|private|api[-_ ]?key|signing", re.I)
+
+
 def _hex40(m: re.Match[str]) -> str:
-    before = m.string[max(0, m.start() - 24):m.start()]
-    if _COMMIT_CONTEXT.search(before):
-        return m[0]  # a commit id, not an OAuth client secret
+    """A bare 40-hex string is a commit id (public) unless the words just before it say secret
+    (``oauth app secret <hex>``); named (``GITHUB_CLIENT_SECRET=``) and registered ones are masked elsewhere."""
+    before = re.split(r"[\n,;|]", m.string[max(0, m.start() - 32):m.start()])[-1]
+    if _COMMIT_CONTEXT.search(before) or not _HEX_SECRET_CONTEXT.search(before):
+        return m[0]
     return mask_value(m[0])
 
 
@@ -292,19 +461,21 @@ _KEY_VALUE_AT = 8  # NAME=value runs after the shapes above and before the gener
 
 # --------------------------------------------------------------------------- by value
 
-def _by_value(text: str, secrets: dict[str, str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
+def _by_value(text: str, secrets: Iterable[str], public: frozenset[str] | set[str]) -> str:
+    ordered = sorted(secrets, key=len, reverse=True)
+    for value in ordered:
         if value in text:
             text = text.replace(value, mask_value(value))
-    for value in secrets:
-        if len(value) < FRAGMENT + 4:
-            continue
-        text = _fragments(text, value)
+    if len(text) >= FRAGMENT:
+        for value in ordered:
+            if len(value) >= FRAGMENT + 4:
+                text = _fragments(text, value, public)
     return text
 
 
-def _fragments(text: str, value: str) -> str:
-    """Mask every piece of ``value`` of 12+ characters found in ``text`` (a prefix, a suffix, a middle).
+def _fragments(text: str, value: str, public: frozenset[str] | set[str] = frozenset()) -> str:
+    """Mask every piece of ``value`` of 12+ characters found in ``text`` (a prefix, a suffix, a middle),
+    unless the whole stretch of ``text`` that matches ``value`` there is a piece of a public text.
 
     Any 12-character piece contains one of the value's 6-character blocks at a multiple of 6, so a
     text holding none of those blocks holds no piece (the cheap test that keeps this fast)."""
@@ -324,29 +495,60 @@ def _fragments(text: str, value: str) -> str:
             end = start + FRAGMENT
             while right < len(text) and end < len(value) and text[right] == value[end]:
                 right, end = right + 1, end + 1
-            replacement = mask_value(text[left:right])
+            stretch = text[left:right]
+            if any(stretch in known for known in public):
+                position = text.find(piece, position + 1)  # ordinary public text (an origin, a host): kept
+                continue
+            replacement = mask_value(stretch)
             text = text[:left] + replacement + text[right:]
             position = text.find(piece, left + len(replacement))
     return text
 
 
-def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
-    """``text`` with every known secret (and ``extra`` values) and every secret-shaped value masked."""
-    if not text:
-        return text
-    with _lock:
-        secrets = dict(_registered)
-    for value in extra:
-        if value and len(value) >= _MIN_SECRET:
-            secrets.setdefault(value, "")
-    if secrets:
-        text = _by_value(text, secrets)
+def _shapes(text: str) -> str:
+    """``text`` with every secret-shaped value masked (no registered value consulted)."""
     for pattern, replace in _RULES[:_KEY_VALUE_AT]:
         text = pattern.sub(replace, text)
     text = _key_values(text)
     for pattern, replace in _RULES[_KEY_VALUE_AT:]:
         text = pattern.sub(replace, text)
     return text
+
+
+# text -> redacted text, for the registry version in _cache_version (a record is redacted by the run, by each
+# report writer and by Allure: every pass after the first is a look-up); bounded, dropped when it grows
+_cache: dict[str, str] = {}
+_cache_version = [-1]
+_cache_chars = [0]
+_CACHE_MAX_CHARS = 64_000_000
+_CACHE_MIN_LENGTH = 8  # shorter texts are cheaper to redact than to hash and store
+
+
+def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
+    """``text`` with every known secret (and ``extra`` values) and every secret-shaped value masked."""
+    if not text:
+        return text
+    extra = [value for value in extra if value and len(value) >= _MIN_SECRET]
+    cacheable = not extra and len(text) >= _CACHE_MIN_LENGTH
+    with _lock:
+        version = _version[0]
+        secrets = list(_registered) + extra
+        public = frozenset(_public) if _public else frozenset()
+        if cacheable:
+            if _cache_version[0] != version or _cache_chars[0] > _CACHE_MAX_CHARS:
+                _cache.clear()
+                _cache_version[0], _cache_chars[0] = version, 0
+            hit = _cache.get(text)
+            if hit is not None:
+                return hit
+    redacted = _by_value(text, secrets, public) if secrets else text
+    redacted = _shapes(redacted)
+    if cacheable:
+        with _lock:
+            if _cache_version[0] == version:
+                _cache[text] = redacted
+                _cache_chars[0] += len(text) + (len(redacted) if redacted is not text else 0)
+    return redacted
 
 
 _COMMIT_KEY = re.compile(r"commit|sha|revision|^rev$|^ref$|head", re.I)

@@ -260,15 +260,17 @@ def load_snapshot(environment: str, path: Path | str) -> Snapshot:
 
 def _register(snapshot: Snapshot) -> None:
     from stackfast_conformance.evidence import register_secret
-    from stackfast_conformance.redact import is_secret_value
+    from stackfast_conformance.redact import is_secret_value, register_public
 
+    public = []
     for name, value in snapshot.variables.items():
-        # by name, by shape, or random-looking (redact.py): never a public id, origin, number or flag
+        # by name, by shape, or random-looking (redact.py): never a public id, origin, number or flag; a URL
+        # registers its password (or a DSN's key) only, its host stays readable
         if value and (_looks_secret(name, value) or is_secret_value(name, value)):
             register_secret(value, name)
-            password = urlsplit(value).password if "://" in value else None
-            if password:
-                register_secret(password)
+        elif value:
+            public.append(value)  # an origin, a commit id, a client id: no piece of a secret is masked inside one
+    register_public(public)
 
 
 def parse_specs(specs: Iterable[str]) -> dict[str, Path]:
