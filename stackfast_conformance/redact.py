@@ -37,6 +37,7 @@ record again (the run, each report writer, Allure) costs a dictionary look-up pe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -231,6 +232,7 @@ _URL_NAME = re.compile(r"(?:url|uri|dsn|endpoint)$", re.I)
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a variable, header or JSON key called ``name`` holds a secret.
 
@@ -521,7 +523,6 @@ _cache: dict[str, str] = {}
 _cache_version = [-1]
 _cache_chars = [0]
 _CACHE_MAX_CHARS = 64_000_000
-_CACHE_MIN_LENGTH = 8  # shorter texts are cheaper to redact than to hash and store
 
 
 def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
@@ -529,11 +530,9 @@ def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
     if not text:
         return text
     extra = [value for value in extra if value and len(value) >= _MIN_SECRET]
-    cacheable = not extra and len(text) >= _CACHE_MIN_LENGTH
+    cacheable = not extra
     with _lock:
         version = _version[0]
-        secrets = list(_registered) + extra
-        public = frozenset(_public) if _public else frozenset()
         if cacheable:
             if _cache_version[0] != version or _cache_chars[0] > _CACHE_MAX_CHARS:
                 _cache.clear()
@@ -541,6 +540,8 @@ def redact_text(text: str | None, extra: Iterable[str] = ()) -> str | None:
             hit = _cache.get(text)
             if hit is not None:
                 return hit
+        secrets = list(_registered) + extra
+        public = frozenset(_public)
     redacted = _by_value(text, secrets, public) if secrets else text
     redacted = _shapes(redacted)
     if cacheable:

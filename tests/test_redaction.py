@@ -35,6 +35,9 @@ def _own_registry(monkeypatch):
     monkeypatch.setattr(redact, "_registered", dict(redact._registered))
     monkeypatch.setattr(redact, "_public", set(redact._public))
     monkeypatch.setattr(evidence, "_REGISTERED_SECRETS", dict(evidence._REGISTERED_SECRETS))
+    redact._cache.clear()  # (results are cached per registry version; the registries go back after the test)
+    yield
+    redact._cache.clear()
 
 
 def _alnum(n: int) -> str:
@@ -504,3 +507,25 @@ def test_a_conforming_report_holds_no_piece_of_an_admin_key(conforming_run):
     assert "${STACKFAST_ADMIN_KEY}" in run["report"]  # it was sent, and a curl names its variable instead
     for key in run["admin_keys"]:
         assert not [t for t in texts if _leaks(key, t)]
+
+
+def test_a_record_redacted_again_is_unchanged_and_cheap(monkeypatch):
+    """The run, each report writer and Allure redact the same record: a pass after the first redacts only the
+    strings the first pass changed (a look-up for the others), until a new secret is registered."""
+    from stackfast_conformance import redact
+
+    calls = []
+    shapes = redact._shapes
+    monkeypatch.setattr(redact, "_shapes", lambda text: calls.append(text) or shapes(text))
+    token = _alnum(40)
+    register_secret(token, "SOME_TOKEN")
+    record = {"exchanges": [{"url": f"https://api.stackfast.app/api/v1/tools/{i}", "curl": f"curl -H 'x: {token}'",
+                             "response_headers": dict(EVIDENCE_HEADERS), "response_body": "x" * 300 + str(i)}
+                            for i in range(500)]}
+    once = redact_record(record)
+    first, calls[:] = len(calls), []
+    assert redact_record(once) == once and token not in json.dumps(once)
+    assert first >= 1000 and len(calls) == 1, (first, calls)  # only the masked curl line is redacted again
+    register_secret(_alnum(40), "LATER")  # a secret learnt later drops the cache: the next pass redacts anew
+    calls[:] = []
+    assert redact_record(once) == once and len(calls) >= 1000
