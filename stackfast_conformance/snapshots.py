@@ -170,7 +170,10 @@ def secret_strength(value: str | None, minimum_bytes: int = 32) -> SecretStrengt
     if value is None or value == "":
         return SecretStrength(False, "unset or empty", None, 0)
     lowered = value.lower()
-    word = next((w for w in _PLACEHOLDER_WORDS if w in lowered), None)
+    # a placeholder word counts where a person would type it: at an end or beside a separator, so a
+    # random base64 secret that merely contains "XXx" or "Test" somewhere inside is not flagged
+    word = next((w for w in _PLACEHOLDER_WORDS
+                 if re.search(rf"(?:^|[^a-z0-9]){re.escape(w)}|{re.escape(w)}(?:$|[^a-z0-9])", lowered)), None)
     if word:
         return SecretStrength(False, f"looks like a placeholder (contains {word!r})", None, 0)
     if re.search(r"(.)\1{5,}", value):

@@ -126,3 +126,20 @@ def test_secret_strength_accepts_random_printable_strings_and_rejects_patterns()
     assert not secret_strength(printable[:20]).ok                    # too short to hold 32 random bytes
     assert not secret_strength("Abc123!@#$%^&*()xyz" * 3).ok          # one pattern repeated
     assert not secret_strength("correct horse battery staple").ok    # words, spaces
+
+
+def test_a_random_secret_that_happens_to_contain_a_placeholder_word_is_still_strong():
+    """A real BETTER_AUTH_SECRET is random: 'XXx' or 'Test' inside it is chance, not a placeholder."""
+    import base64
+    import random
+
+    from stackfast_conformance.snapshots import secret_strength
+
+    for value in ("AbXXxq9zR2mT5kLp0Wn7Yc3Vb8Hd1Jf6Gs4Qe2Tu0Io=", "k8Test9fQz2LmP0aWn7Yc3Vb8Hd1Jf6Gs4Qe2Tu0Ioxy="):
+        assert secret_strength(value).ok, value
+    rng = random.Random(20261202)
+    weak = [v for v in (base64.b64encode(rng.randbytes(32)).decode() for _ in range(3000))
+            if not secret_strength(v).ok]
+    assert not weak, weak[:3]
+    for placeholder in ("changeme", "your-secret-here", "REPLACE_ME", "test_secret_0123456789abcdef0123456789"):
+        assert not secret_strength(placeholder).ok, placeholder
