@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackfast_conformance.killmatrix import flagged_criteria, run_switched
+from stackfast_conformance.killmatrix import flagged_criteria, run_members, run_switched
 
 DEFAULT_WINDOW_SECONDS = 2
 
@@ -98,9 +98,21 @@ def _inputs_args(variants: Sequence, directory: Path) -> list[str]:
     return [str(a) for a in variant_inputs([v.name for v in variants], directory)]
 
 
-def run_batch(batch: Batch, base_dir: Path | None = None, retry_alone: bool = True) -> list[VariantResult]:
+def run_batch(batch: Batch, base_dir: Path | None = None) -> list[VariantResult]:
     """Run one batch; a batch of several that flags anything is re-run one variant at a time."""
     base_dir = base_dir or Path(tempfile.mkdtemp(prefix="falsealarm-"))
+
+    def alone(v) -> list[VariantResult]:
+        return _run_once(Batch(f"{batch.label}--{v.name}", (v,), batch.window_seconds, batch.env, batch.criteria
+                               if v.is_switch else (v.criteria or batch.criteria), batch.args, batch.disruptive),
+                         base_dir)
+
+    return run_members(batch.variants, lambda _: _run_once(batch, base_dir), alone,
+                       lambda results: not all(r.ok for r in results))
+
+
+def _run_once(batch: Batch, base_dir: Path) -> list[VariantResult]:
+    """One harness run with every variant of ``batch`` on; one row per variant, all with the run's verdicts."""
     switch_args: list[str] = []
     extra: list[str] = list(batch.args)
     inputs = [v for v in batch.variants if not v.is_switch]
@@ -121,13 +133,6 @@ def run_batch(batch: Batch, base_dir: Path | None = None, retry_alone: bool = Tr
     executed = int((record.get("run") or {}).get("checks_executed") or 0)
     if not record:
         bad = ("no report",)
-    if (bad or not executed) and retry_alone and len(batch.variants) > 1:
-        results: list[VariantResult] = []
-        for v in batch.variants:
-            single = Batch(f"{batch.label}--{v.name}", (v,), batch.window_seconds, batch.env, batch.criteria
-                           if v.is_switch else (v.criteria or batch.criteria), batch.args, batch.disruptive)
-            results += run_batch(single, base_dir, retry_alone=False)
-        return results
     tail = output[-4000:] if (bad or not executed) else ""
     return [VariantResult(v.name, v.component, batch.label, bad, executed, seconds,
                           str(base_dir / batch.label), reasons, tail) for v in batch.variants]

@@ -3,6 +3,15 @@
 For each fault, the harness runs (as a real CLI subprocess) against the reference started with
 that fault and reads the verdicts back from ``traceability.json``: every criterion in the fault's
 ``breaks`` must be FAILED, and no other blocking criterion that was checked may be FAILED or ERROR.
+
+Speed: faults that cannot interact share one reference run (``plan_batches``, printed by
+``python -m stackfast_conformance.killmatrix --plan``): same run settings, none of them
+``collateral``, ``errors_elsewhere``, ``leak`` or disruptive, and no two of them breaking the same
+requirement family (R5, R8, R10 ...) or changing the same behaviour (the word a fault's name starts
+with: ``cors-``, ``admin-``, ``health-`` ...), so a stray flag of one cannot hide behind another's
+expected criteria. In a shared run each member's ``breaks`` must be FAILED; a flag outside the
+union of the members' ``breaks`` sends every member to a run of its own (``run_members``, the
+false-alarm matrix's retry too), so each row blames only its own fault. One row per fault either way.
 """
 
 from __future__ import annotations
@@ -12,16 +21,29 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 BAD = ("FAILED", "ERROR")
 # The matrix asks every property for a verdict, not for a minimal example: few cases, no shrinking.
 MATRIX_PROFILE = "hypothesis:\n  max_examples: 10\n  shrink: false\n"
 # Advisory probes that cannot flip a verdict (findings only) add nothing to the matrix but their waits.
 MATRIX_DESELECT = ("properties/test_prop_limiter_windows.py",)
+DEFAULT_WINDOW_SECONDS = 2
+# A stray in a shared run re-runs every member alone: more members, a costlier retry (and more to interact).
+MAX_BATCH = 5
+# Faults that passed every rule of ``plan_batches`` and still interfered in a shared run (a member missed
+# only when batched): frozenset of names -> why. Empty: no interference seen so far.
+KEPT_APART: dict[frozenset[str], str] = {}
+
+_ENV_PREFIXES = ("local-dev-", "staging-", "production-")
+
+_Member = TypeVar("_Member")
+_Result = TypeVar("_Result")
 
 
 @dataclass
@@ -35,10 +57,37 @@ class FaultResult:
     output: str = ""
     missed: tuple[str, ...] = field(default=())
     stray: tuple[str, ...] = field(default=())
+    run: str = ""  # the shared run (batch label) the verdict comes from; empty: the fault's own run
+    seconds: float = 0.0  # wall time of that run
 
     @property
     def ok(self) -> bool:
         return not self.missed and not self.stray
+
+    def row(self) -> dict[str, Any]:
+        """The table row ``tests/test_kill_matrix.py`` writes and ``tests/conftest.py`` prints."""
+        return {"fault": self.fault, "expected": self.expected, "flagged": self.flagged, "missed": self.missed,
+                "stray": self.stray, "run": self.run, "seconds": round(self.seconds, 1)}
+
+    @classmethod
+    def from_row(cls, data: dict[str, Any]) -> FaultResult:
+        return cls(data["fault"], tuple(data["expected"]), tuple(data["flagged"]), {}, 0, "", "",
+                   tuple(data["missed"]), tuple(data["stray"]), data.get("run", ""), data.get("seconds", 0.0))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Faults that share one reference run (a batch of one is a fault's own run)."""
+
+    faults: tuple  # of reference.Fault, by name
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.faults)
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.names)
 
 
 def run_harness(args: Sequence[str], report_dir: Path, env: dict[str, str] | None = None,
@@ -91,9 +140,9 @@ def flagged_criteria(record: dict) -> tuple[dict[str, str], set[str], tuple[str,
     return verdicts, blocking, tuple(sorted(cid for cid, v in verdicts.items() if v in BAD))
 
 
-def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None = None,
+def run_fault(fault, window_seconds: float = DEFAULT_WINDOW_SECONDS, criteria: Iterable[str] | None = None,
               base_dir: Path | None = None, extra_args: Sequence[str] = ()) -> FaultResult:
-    """Run the harness against the reference with ``fault`` on.
+    """Run the harness against the reference with ``fault`` on (a run of its own).
 
     Without ``criteria``: a fault that needs no operator action is run against every check that is
     not disruptive (so a stray flag anywhere shows); one that needs actions runs the checks of its
@@ -108,51 +157,197 @@ def run_fault(fault, window_seconds: float = 2.0, criteria: Iterable[str] | None
     disruptive = criteria is not None or "disruptive" in fault.needs
     if criteria is None and disruptive:
         criteria = fault.breaks
+    return _run_together((fault,), base_dir, window_seconds, criteria, disruptive, extra_args)[0]
+
+
+def _run_together(faults: Sequence, base_dir: Path, window_seconds: float, criteria: Iterable[str] | None,
+                  disruptive: bool, extra_args: Sequence[str]) -> list[FaultResult]:
+    """One reference run with every fault of ``faults`` on (they share run settings); one result per fault."""
+    first = faults[0]
+    label = "+".join(f.name for f in faults)
+    started = time.monotonic()
     code, record, output = run_switched(
-        fault.name, ["--fault", fault.name], base_dir, window_seconds=fault.window_seconds or window_seconds,
-        reference_env=fault.env, criteria=criteria, disruptive=disruptive,
-        extra_args=[*getattr(fault, "args", ()), *extra_args],
-        keep_limiter_probes=any(cid in ("R4.2", "R4.3") for cid in fault.breaks))
+        label, [arg for f in faults for arg in ("--fault", f.name)], base_dir,
+        window_seconds=first.window_seconds or window_seconds, reference_env=first.env, criteria=criteria,
+        disruptive=disruptive, extra_args=[*first.args, *extra_args],
+        keep_limiter_probes=any(cid in ("R4.2", "R4.3") for f in faults for cid in f.breaks))
+    return judge(faults, record, code, str(base_dir / label), output, time.monotonic() - started)
+
+
+def judge(faults: Sequence, record: dict, exit_status: int = 0, report_dir: str = "", output: str = "",
+          seconds: float = 0.0) -> list[FaultResult]:
+    """One result per fault of a run with all of ``faults`` on: each fault's ``breaks`` must be FAILED and
+    its findings recorded; any blocking criterion FAILED or ERROR outside the union of their ``breaks`` is a
+    stray (on every row: a shared run with a stray cannot say whose it is)."""
     verdicts, blocking, flagged = flagged_criteria(record)
-    missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
+    expected = {cid for f in faults for cid in f.breaks}
     titles = " | ".join(f.get("title", "") for f in record.get("findings", []))
-    missed += tuple(f"finding '{t}'" for t in getattr(fault, "findings", ()) if t not in titles)
-    stray = tuple(cid for cid in flagged if cid not in fault.breaks and cid in blocking
-                  and not (fault.errors_elsewhere and verdicts[cid] == "ERROR") and not fault.collateral)
-    return FaultResult(fault.name, tuple(fault.breaks), flagged, verdicts, code, str(base_dir / fault.name),
-                       output if (missed or stray) else "", missed, stray)
+    shared = "+".join(f.name for f in faults) if len(faults) > 1 else ""
+    results = []
+    for fault in faults:
+        missed = tuple(cid for cid in fault.breaks if verdicts.get(cid) != "FAILED")
+        missed += tuple(f"finding '{t}'" for t in fault.findings if t not in titles)
+        stray = tuple(cid for cid in flagged if cid not in expected and cid in blocking
+                      and not (fault.errors_elsewhere and verdicts[cid] == "ERROR") and not fault.collateral)
+        # in a shared run a row shows only its own criteria and the strays
+        own = flagged if not shared else tuple(cid for cid in flagged if cid in fault.breaks or cid in stray)
+        results.append(FaultResult(fault.name, tuple(fault.breaks), own, verdicts, exit_status, report_dir,
+                                   output if (missed or stray) else "", missed, stray, shared, seconds))
+    return results
 
 
-def run_matrix(faults, workers: int = 2, **kw) -> list[FaultResult]:
+def run_members(members: Sequence[_Member], together: Callable[[Sequence[_Member]], list[_Result]],
+                alone: Callable[[_Member], list[_Result]], doubtful: Callable[[list[_Result]], bool]) -> list[_Result]:
+    """One shared run for ``members`` (``together``); when its verdict is ``doubtful`` (it flagged something
+    no single member can be blamed for), each member again in a run of its own, so each row blames only
+    its own member. Shared by the kill and the false-alarm matrix."""
+    results = together(members)
+    if len(members) > 1 and doubtful(results):
+        return [r for m in members for r in alone(m)]
+    return results
+
+
+def run_batch(batch: Batch, base_dir: Path | None = None, window_seconds: float = DEFAULT_WINDOW_SECONDS,
+              extra_args: Sequence[str] = ()) -> list[FaultResult]:
+    """Run one batch: a batch of one is ``run_fault``; a shared run with a stray re-runs its members alone.
+
+    A member missed in a shared run stays missed (its row says so): that is interference to encode in
+    ``KEPT_APART``, not something a solo retry may hide."""
+    base_dir = base_dir or Path(tempfile.mkdtemp(prefix="killmatrix-"))
+
+    def alone(fault) -> list[FaultResult]:
+        return [run_fault(fault, window_seconds=window_seconds, base_dir=base_dir, extra_args=extra_args)]
+
+    if len(batch.faults) == 1:
+        return alone(batch.faults[0])
+    return run_members(batch.faults, lambda fs: _run_together(fs, base_dir, window_seconds, None, False, extra_args),
+                       alone, lambda results: any(r.stray for r in results))
+
+
+def run_settings(fault) -> tuple:
+    """What a fault's own run is started with: faults share a run only when these are equal."""
+    return (fault.env or "production", tuple(sorted(fault.needs)), fault.window_seconds or DEFAULT_WINDOW_SECONDS,
+            tuple(fault.args))
+
+
+def shares_runs(fault) -> bool:
+    """May this fault share a reference run? Not when other criteria may flip with it (``collateral``,
+    ``errors_elsewhere``), when a leak scan judges it, or when it runs operator actions (disruptive:
+    it runs only its own criteria's checks, with actions, already)."""
+    return not (fault.collateral or fault.errors_elsewhere or fault.leak or "disruptive" in fault.needs)
+
+
+def _families(fault) -> set[str]:
+    return {cid.split(".")[0] for cid in fault.breaks}
+
+
+def _behaviour(fault) -> str:
+    """The behaviour a fault changes: the registry names faults after it (``cors-wildcard``, ``admin-raw-key-
+    accepted``, ``health-503``; after the environment it concerns, if any: ``local-dev-samesite-none``), so
+    two CORS faults, two admin-guard faults ... never share a run."""
+    name = fault.name
+    for env in _ENV_PREFIXES:
+        name = name.removeprefix(env)
+    return name.split("-")[0]
+
+
+def _compatible(fault, members: Sequence) -> bool:
+    return (len(members) < MAX_BATCH
+            and all(not (_families(fault) & _families(m)) and _behaviour(fault) != _behaviour(m)
+                    and frozenset((fault.name, m.name)) not in KEPT_APART for m in members))
+
+
+def plan_batches(faults: Iterable) -> list[Batch]:
+    """Group faults into as few shared runs as keep apart any two that could interact (module docstring).
+
+    Deterministic: within one set of run settings, the faults with the most rivals (faults they may not
+    share a run with) are placed first, each into the emptiest batch that takes it (ties: the earlier
+    batch), so batches stay small and even; batches are listed by their first member's name."""
+    by_settings: dict[tuple, list] = {}
+    batches: list[list] = []
+    for fault in sorted(faults, key=lambda f: f.name):
+        if shares_runs(fault):
+            by_settings.setdefault(run_settings(fault), []).append(fault)
+        else:
+            batches.append([fault])
+    for group in by_settings.values():
+        rivals = {f.name: sum(not _compatible(f, [g]) for g in group if g is not f) for f in group}
+        placed: list[list] = []
+        for fault in sorted(group, key=lambda f: (-rivals[f.name], f.name)):
+            fits = [b for b in placed if _compatible(fault, b)]
+            if fits:
+                min(fits, key=len).append(fault)
+            else:
+                placed.append([fault])
+        batches += placed
+    return sorted((Batch(tuple(sorted(b, key=lambda f: f.name))) for b in batches), key=lambda b: b.names)
+
+
+def run_matrix(faults, workers: int = 2, alone: bool = False, **kw) -> list[FaultResult]:
+    """Every fault's result, by fault name: shared runs as ``plan_batches`` groups them (``alone``: one run each)."""
+    batches = [Batch((f,)) for f in faults] if alone else plan_batches(faults)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda f: run_fault(f, **kw), faults))
+        nested = list(pool.map(lambda b: run_batch(b, **kw), batches))
+    return sorted((r for rs in nested for r in rs), key=lambda r: r.fault)
 
 
 def table(results: Iterable[FaultResult]) -> str:
-    rows = ["fault                                  expected                      flagged                       ok"]
+    rows = ["fault                                  expected                      flagged                       run "
+            "      ok"]
+    runs: dict[str, int] = {}
     for r in results:
-        rows.append(f"{r.fault:38} {','.join(r.expected):29} {','.join(r.flagged) or '-':29} "
+        shared = f"#{runs.setdefault(r.run, len(runs) + 1)}" if r.run else "own"
+        rows.append(f"{r.fault:38} {','.join(r.expected):29} {','.join(r.flagged) or '-':29} {shared:9} "
                     + ("yes" if r.ok else f"NO (missed {','.join(r.missed) or '-'}; stray {','.join(r.stray) or '-'})"))
     return "\n".join(rows)
+
+
+def plan_text(batches: Iterable[Batch]) -> str:
+    """The plan, one line per run: its settings and its faults with what each breaks."""
+    lines = []
+    for i, b in enumerate(batches, 1):
+        env, needs, window, args = run_settings(b.faults[0])
+        how = ("alone: " + _why_alone(b.faults[0])) if len(b.faults) == 1 else f"shared by {len(b.faults)}"
+        lines.append(f"#{i:<3} {env} window {window}s{' needs ' + ','.join(needs) if needs else ''}"
+                     f"{' args ' + ' '.join(args) if args else ''} ({how})")
+        lines += [f"       {f.name:36} {','.join(f.breaks) or 'findings: ' + '; '.join(f.findings)}" for f in b.faults]
+    return "\n".join(lines)
+
+
+def _why_alone(fault) -> str:
+    reasons = [why for flag, why in ((fault.leak, "leak scan"), ("disruptive" in fault.needs, "operator actions, "
+               "own criteria only"), (fault.collateral, "collateral"), (fault.errors_elsewhere, "errors elsewhere"))
+               if flag]
+    return ", ".join(reasons) or "no compatible fault with its run settings"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    from stackfast_conformance.reference import load_faults
+    from stackfast_conformance.reference import load_faults, validate_fault_names
 
     parser = argparse.ArgumentParser(prog="python -m stackfast_conformance.killmatrix")
     parser.add_argument("faults", nargs="*", help="fault names (default: all)")
     parser.add_argument("--window-seconds", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--alone", action="store_true", help="one run per fault (no shared runs)")
+    parser.add_argument("--plan", action="store_true", help="print the runs (shared and own) and exit")
     args = parser.parse_args(argv)
     registry = load_faults()
+    validate_fault_names(args.faults, registry)
     faults = [registry[n] for n in args.faults] if args.faults else sorted(registry.values(), key=lambda f: f.name)
-    results = run_matrix(faults, workers=args.workers, window_seconds=args.window_seconds)
+    if args.plan:
+        batches = [Batch((f,)) for f in faults] if args.alone else plan_batches(faults)
+        print(plan_text(batches))
+        print(f"\n{len(faults)} faults in {len(batches)} runs")
+        return 0
+    started = time.monotonic()
+    results = run_matrix(faults, workers=args.workers, alone=args.alone, window_seconds=args.window_seconds)
     print(table(results))
     for r in results:
         if not r.ok:
             print(f"\n--- {r.fault} ({r.report_dir}) ---\n{r.output[-3000:]}")
+    print(f"\n{sum(r.ok for r in results)}/{len(results)} faults caught exactly; {time.monotonic() - started:.0f} s")
     return 0 if all(r.ok for r in results) else 1
 
 

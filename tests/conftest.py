@@ -40,12 +40,10 @@ def _kill_matrix_table(terminalreporter):
     rows = sorted(_ROWS.glob("*.json")) if _ROWS.is_dir() else []
     if not rows:
         return False
-    results = []
-    for row in rows:
-        data = json.loads(row.read_text())
-        results.append(FaultResult(data["fault"], tuple(data["expected"]), tuple(data["flagged"]), {}, 0, "",
-                                   "", tuple(data["missed"]), tuple(data["stray"])))
-    terminalreporter.section(f"kill matrix: {sum(r.ok for r in results)}/{len(results)} faults caught exactly")
+    results = [FaultResult.from_row(json.loads(row.read_text())) for row in rows]
+    runs = len({r.run or r.fault for r in results})
+    terminalreporter.section(f"kill matrix: {sum(r.ok for r in results)}/{len(results)} faults caught exactly "
+                             f"({runs} runs)")
     for line in table(results).splitlines():
         terminalreporter.write_line(line)
     return True
