@@ -118,6 +118,7 @@ def test_credentials_that_do_not_match_get_401(http, target, settings, prop):
 
     @prop.given(path=st.sampled_from(KNOWN_ADMIN_ROUTES), method=_methods(settings),
                 headers=wrong_admin_credentials(target.admin_key))
+    @example(path="/internal/enrich-tool", method="OPTIONS", headers={"X-Admin-API-Key": "not-the-admin-key"})
     def wrong_key_is_refused(path, method, headers):
         r = _send(http, target, method, path, headers=headers)
         if not guard_held(method, r):
