@@ -167,9 +167,16 @@ def _verdicts(record: dict) -> dict[str, str]:
     return {c["id"]: c["verdict"] for c in record.get("criteria", [])}
 
 
+# The flaky-edge quota self-tests are about the edge, not about speed: a 100-request burst through the edge
+# (with its resends) on a loaded 2-core machine can outlast a 2 s window, and the check then honestly SKIPs
+# ("rerun with a longer --window-seconds"). A 6 s window leaves room for a loaded machine.
+FLAKY_QUOTA_WINDOW_SECONDS = "6"
+
+
 def test_quota_checks_pass_through_a_flaky_edge_at_3_percent(tmp_path: Path) -> None:
     code, record, output = run_harness(
-        ["--variant", "flaky-edge", "--window-seconds", "2", "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
+        ["--variant", "flaky-edge", "--window-seconds", FLAKY_QUOTA_WINDOW_SECONDS,
+         "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
         env={"REF_FLAKY_EDGE_RATE": "0.03", "REF_FLAKY_EDGE_SEED": "1"}, workers=2)
     verdicts = _verdicts(record)
     assert {cid: verdicts.get(cid) for cid in QUOTA_CRITERIA} == dict.fromkeys(QUOTA_CRITERIA, "PASSED"), \
@@ -181,11 +188,12 @@ def test_quota_checks_pass_through_a_flaky_edge_at_3_percent(tmp_path: Path) -> 
 
 def test_quota_checks_through_a_flaky_edge_at_20_percent_are_passed_or_transient_never_failed(tmp_path: Path) -> None:
     code, record, output = run_harness(
-        ["--variant", "flaky-edge", "--window-seconds", "2", "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
+        ["--variant", "flaky-edge", "--window-seconds", FLAKY_QUOTA_WINDOW_SECONDS,
+         "--criteria", ",".join(QUOTA_CRITERIA)], tmp_path / "r",
         env={"REF_FLAKY_EDGE_RATE": "0.2", "REF_FLAKY_EDGE_SEED": "11"}, workers=2)
     verdicts = _verdicts(record)
     assert set(QUOTA_CRITERIA) <= set(verdicts), output[-4000:]
-    # SKIPPED: a burst that needed many resends outlasted the 2 s window (the reason says so)
+    # SKIPPED: a burst that needed many resends outlasted the window (the reason says so)
     assert not [cid for cid in QUOTA_CRITERIA if verdicts[cid] not in ("PASSED", "ERROR", "SKIPPED")], \
         ({cid: verdicts[cid] for cid in QUOTA_CRITERIA}, output[-4000:])
     quota_checks = [c for c in _checks(record) if c.get("safety") == "quota"]
