@@ -262,7 +262,8 @@ def plan_batches(faults: Iterable) -> list[Batch]:
 
     Deterministic: within one set of run settings, the faults with the most rivals (faults they may not
     share a run with) are placed first, each into the emptiest batch that takes it (ties: the earlier
-    batch), so batches stay small and even; batches are listed by their first member's name."""
+    batch), so batches stay small and even. Batches are listed longest first (``_longest_first``), so
+    two workers (or pytest-xdist) do not end on one long run while the other idles."""
     by_settings: dict[tuple, list] = {}
     batches: list[list] = []
     for fault in sorted(faults, key=lambda f: f.name):
@@ -280,7 +281,15 @@ def plan_batches(faults: Iterable) -> list[Batch]:
             else:
                 placed.append([fault])
         batches += placed
-    return sorted((Batch(tuple(sorted(b, key=lambda f: f.name))) for b in batches), key=lambda b: b.names)
+    return sorted((Batch(tuple(sorted(b, key=lambda f: f.name))) for b in batches), key=_longest_first)
+
+
+def _longest_first(batch: Batch) -> tuple:
+    """Runs of every non-disruptive check first (longer windows first, then more faults), then the short
+    runs of a fault's own criteria (disruptive faults, leak faults); by name within a rank."""
+    fault = batch.faults[0]
+    own_criteria_only = "disruptive" in fault.needs or fault.leak
+    return (own_criteria_only, -(fault.window_seconds or DEFAULT_WINDOW_SECONDS), -len(batch.faults), batch.names)
 
 
 def run_matrix(faults, workers: int = 2, alone: bool = False, **kw) -> list[FaultResult]:
