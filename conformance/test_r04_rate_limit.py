@@ -360,7 +360,7 @@ def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
         observations = [(sent, got, _expect_valid_retry_after(r, window), r)
                         for sent, got, r in shared.countdown if r.status_code == 429]
         allowed = next(((sent, got, r) for sent, got, r in shared.countdown if r.status_code != 429), None)
-        _judge_countdown(observations, allowed, window, tolerance, recorder)
+        _judge_countdown(observations, allowed, window, tolerance, recorder, crowd=quota_plan.crowd())
         return
     with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
         client, r = _limited_response(http, target, findings, new_client)
@@ -384,24 +384,32 @@ def test_retry_after_counts_down_and_the_client_is_allowed_once_it_elapsed(
     _judge_countdown(observations, allowed, window, tolerance, recorder)
 
 
-def _judge_countdown(observations, allowed, window, tolerance, recorder):
-    """R4.7 over time: Retry-After never grows, shrinks, and the reset comes when it said (not before)."""
+def _judge_countdown(observations, allowed, window, tolerance, recorder, crowd=None):
+    """R4.7 over time: Retry-After never grows, shrinks, and the reset comes when it said (not before).
+
+    ``crowd`` (a shared bucket, quota.QuotaPlan.crowd): other checks of the run may spend the bucket the
+    moment it resets, so a 429 after the promised reset is no evidence (the harness's own traffic, not
+    the target's fault). The Retry-Afters before the promised reset are still judged, then the check SKIPs.
+    A run limited to the rate-limit criteria has no such traffic (``crowd`` is None): everything is judged.
+    """
     trail = ", ".join(f"{o[2]}s@{o[0] - observations[0][0]:.2f}" for o in observations)
     recorder.notes.append(f"Retry-After over time: {trail}; allowed "
                           + (f"at +{allowed[0] - observations[0][0]:.2f} s" if allowed else "never"))
     first_sent, first_received, first_ra, first_r = observations[0]
+    reset_by = min(o[1] + o[2] for o in observations)  # every Retry-After promises: reset no later than this
+    after_reset = [o for o in observations if o[0] > reset_by + tolerance]
+    if crowd and after_reset:
+        _judge_retry_after_shrinks([o for o in observations if o[0] <= reset_by + tolerance], trail)
+        pytest.skip(f"the shared generation bucket was crowded by other checks of this run ({crowd}): 429 at "
+                    f"+{after_reset[0][0] - first_sent:.2f} s although Retry-After promised the reset by "
+                    f"+{reset_by - first_sent:.2f} s, and behind this edge that 429 may be another check's spending "
+                    f"({trail}); the Retry-Afters before the reset were judged. Run --criteria R4.7 alone behind "
+                    "this edge to decide the reset")
     if allowed is None:
         fail("R4.7", expected=f"a request allowed once Retry-After ({first_ra} s) elapsed (waited up to {window + 1:g} s)",
              seen=f"still 429 after {time.monotonic() - first_received:.2f} s; Retry-After trail {trail}",
              response=observations[-1][3])
-    for earlier, later in zip(observations, observations[1:], strict=False):
-        expect(later[2] <= earlier[2], "R4.7", expected="Retry-After never grows while the bucket stays exhausted",
-               seen=f"Retry-After {earlier[2]} then {later[2]} ({trail})", response=later[3])
-    if observations[-1][0] - first_sent >= 1.2:
-        expect(observations[-1][2] < first_ra, "R4.7", expected="Retry-After shrinks as time passes",
-               seen=f"Retry-After stayed {first_ra} for {observations[-1][0] - first_sent:.2f} s ({trail})",
-               response=observations[-1][3])
-    reset_by = min(o[1] + o[2] for o in observations)  # every Retry-After promises: reset no later than this
+    _judge_retry_after_shrinks(observations, trail)
     last_429_sent = observations[-1][0]
     expect(last_429_sent <= reset_by + tolerance, "R4.7",
            expected="once Retry-After has elapsed the request is allowed",
@@ -412,6 +420,18 @@ def _judge_countdown(observations, allowed, window, tolerance, recorder):
            expected="Retry-After = the whole seconds until the reset (not more)",
            seen=f"allowed at +{allowed[0] - first_sent:.2f} s, before Retry-After said (reset not before "
                 f"+{reset_not_before - first_sent:.2f} s; {trail})", response=allowed[2])
+
+
+def _judge_retry_after_shrinks(observations, trail):
+    """While the bucket stays exhausted Retry-After never grows, and it shrinks over 1.2 s or more."""
+    first_sent, first_ra = observations[0][0], observations[0][2]
+    for earlier, later in zip(observations, observations[1:], strict=False):
+        expect(later[2] <= earlier[2], "R4.7", expected="Retry-After never grows while the bucket stays exhausted",
+               seen=f"Retry-After {earlier[2]} then {later[2]} ({trail})", response=later[3])
+    if observations[-1][0] - first_sent >= 1.2:
+        expect(observations[-1][2] < first_ra, "R4.7", expected="Retry-After shrinks as time passes",
+               seen=f"Retry-After stayed {first_ra} for {observations[-1][0] - first_sent:.2f} s ({trail})",
+               response=observations[-1][3])
 
 
 # --- R4.9 exempt routes --------------------------------------------------------------------------

@@ -535,6 +535,11 @@ class SharedEvidence:
                         "quota checks have the target to themselves")
 
 
+# The criteria whose checks, behind an edge that hides the clients, only read the shared session (R4.4's
+# checks SKIP after the probe): a run limited to them sends nothing else to the shared buckets.
+SHARED_SESSION_CRITERIA = frozenset({"R4.2", "R4.3", "R4.4", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3"})
+
+
 class QuotaPlan:
     """Run-wide: does the target honour client-supplied x-forwarded-for? (probed once per run, lazily).
 
@@ -644,6 +649,21 @@ class QuotaPlan:
                         "x-forwarded-for (R4.4 cannot be observed through this edge)")
         pytest.skip("target ignores x-forwarded-for: this check needs a bucket of its own, and every client of "
                     "the run shares one; the shared session's checks decide the rate-limit criteria")
+
+    def crowd(self) -> str | None:
+        """Who else may spend the shared buckets while the shared session runs; None when nobody can.
+
+        Behind an edge that hides the clients every request of the run shares one bucket per route
+        family. A run limited to ``SHARED_SESSION_CRITERIA`` sends nothing else to them (those checks
+        wait for the shared session under the run's lock); any other run has checks in parallel
+        (the SPA's sign-in, properties, auth checks) that spend the generation bucket as soon as it resets.
+        """
+        selected = set(getattr(getattr(self.target, "settings", None), "criteria", ()) or ())
+        if selected and selected <= SHARED_SESSION_CRITERIA:
+            return None
+        return ("the run's other checks (" + (", ".join(sorted(selected - SHARED_SESSION_CRITERIA)[:6])
+                                              if selected else "every criterion selected")
+                + ") send requests into the same buckets in parallel")
 
     def shared_evidence(self, http: Any, findings: Any, new_identity: Callable[[], str]) -> SharedEvidence | None:
         """None when clients can be told apart; else the run's one shared session (gathered on first use)."""
