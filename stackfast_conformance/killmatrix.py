@@ -36,8 +36,9 @@ MATRIX_DESELECT = ("properties/test_prop_limiter_windows.py",)
 DEFAULT_WINDOW_SECONDS = 2
 # A stray in a shared run re-runs every member alone: more members, a costlier retry (and more to interact).
 MAX_BATCH = 5
-# Faults that passed every rule of ``plan_batches`` and still interfered in a shared run (a member missed
-# only when batched): frozenset of names -> why. Empty: no interference seen so far.
+# Pairs of faults that pass every rule of ``plan_batches`` and still interfered in a shared run (a member
+# missed only when batched): frozenset({name, name}) -> why. Empty: no interference seen in the full
+# matrix (75/75 caught exactly with 11 shared runs).
 KEPT_APART: dict[frozenset[str], str] = {}
 
 _ENV_PREFIXES = ("local-dev-", "staging-", "production-")
