@@ -8,7 +8,9 @@ command, the outage writes exactly one ``[rate-limit] upstash unavailable: <why>
 window; after ``upstash-recover`` limiting resumes. A request that hangs while the outage lasts (the
 route answered before it, /health answers during it) is R4.5 FAILED with both observations
 (``outage.py``). The latency the outage adds is recorded
-(an advisory finding when it is about a second or more).
+(an advisory finding when it is about a second or more): the slower of two requests sent alone,
+since the first one after the outage starts may meet a pooled connection the outage just closed
+and fail open at once, while the next one pays what every request pays while the outage lasts.
 """
 
 import statistics
@@ -28,6 +30,7 @@ from stackfast_conformance.checks import expect, fail
 from stackfast_conformance.outage import Hung, probe_other_route, request_or_hang, unreachable
 
 WARNING = "[rate-limit] upstash unavailable:"
+ALONE_REQUESTS = 2  # the first after the outage starts may fail open at once on a connection it closed
 ADVISORY_LATENCY_SECONDS = 0.75  # "seconds": about a second or more (a 1 s client timeout measures ~0.95 s)
 
 
@@ -49,9 +52,12 @@ def test_limiter_fails_open_while_upstash_is_down(mode, http, operator, target, 
     hung = health = None
     try:
         identity = fresh_identity()
-        # the outage's cost to one request, without queueing; a limiter without a timeout never answers it
-        alone = request_or_hang(http, "POST", GENERATION_PATH, json={}, identity=identity)
-        during = [alone] if isinstance(alone, Hung) else _burst_or_hang(http, limit + 1, identity) + [alone]
+        # the outage's cost to one request, without queueing; a limiter without a timeout never answers it.
+        # The first request may meet a pooled connection the outage closed (an instant error, fail-open at
+        # once); the second shows what each request pays while the outage lasts.
+        alones = _alone_or_hang(http, ALONE_REQUESTS, identity)
+        burst = [] if isinstance(alones[-1], Hung) else _burst_or_hang(http, limit + 1, identity)
+        during = alones + burst  # in the order sent
         hangs = [r for r in during if isinstance(r, Hung)]
         if hangs:  # the first read timeout says most (a pool timeout only queued behind hung requests)
             hung = next((h for h in hangs if h.error == "ReadTimeout"), hangs[0])
@@ -75,17 +81,20 @@ def test_limiter_fails_open_while_upstash_is_down(mode, http, operator, target, 
 
     wrong = [r for r in during if r.status_code != normal.status_code]
     expect(not wrong, "R4.5",
-           expected=f"all {limit + 2} requests of one client during the Upstash outage ({mode}) allowed: status "
+           expected=f"all {len(during)} requests of one client during the Upstash outage ({mode}) allowed: status "
                     f"{normal.status_code} as without the outage, none 429 or 5xx",
            seen=statuses(during), response=wrong[0] if wrong else None)
 
     # a request sent alone shows the outage's own cost; the burst's requests also queue behind each other
+    alone = max(alones, key=lambda r: r.exchange.elapsed_ms)
     added = (alone.exchange.elapsed_ms - normal.exchange.elapsed_ms) / 1000
-    burst_median = statistics.median(r.exchange.elapsed_ms / 1000 for r in during[:-1])
-    recorder.mark("note", f"Upstash {mode}: +{added:.2f} s for a request alone (median of {limit + 1} sent at "
-                          f"once: {burst_median:.2f} s)", added < ADVISORY_LATENCY_SECONDS)
+    burst_median = statistics.median(r.exchange.elapsed_ms / 1000 for r in burst)
+    recorder.mark("note", f"Upstash {mode}: +{added:.2f} s for a request alone (slower of "
+                          f"{', '.join(f'{r.exchange.elapsed_ms / 1000:.2f}' for r in alones)} s sent one after "
+                          f"the other; median of {limit + 1} sent at once: {burst_median:.2f} s)",
+                  added < ADVISORY_LATENCY_SECONDS)
     if added >= ADVISORY_LATENCY_SECONDS:
-        slowest = max(during, key=lambda r: r.exchange.elapsed_ms)
+        slowest = max(burst, key=lambda r: r.exchange.elapsed_ms)
         findings.add(f"Upstash outage ({mode}) adds {added:.1f} s to every rate-limited request",
                      f"While Upstash {mode}s, each /api/v1/* request waits for the Upstash client's timeout before "
                      f"it is allowed: +{added:.2f} s for a request alone, {slowest.exchange.elapsed_ms / 1000:.2f} s "
@@ -117,6 +126,14 @@ def test_limiter_fails_open_while_upstash_is_down(mode, http, operator, target, 
            expected=f"limiting resumes after upstash-recover: request {limit + 1} of a client within one window "
                     "answered 429",
            seen=f"{statuses(after)}", response=after[-1])
+
+
+def _alone_or_hang(http, count: int, identity: str) -> list:
+    """Up to ``count`` generation POSTs one after the other as ``identity``; stops at the first ``Hung``."""
+    sent: list = []
+    while len(sent) < count and not (sent and isinstance(sent[-1], Hung)):
+        sent.append(request_or_hang(http, "POST", GENERATION_PATH, json={}, identity=identity))
+    return sent
 
 
 def _burst_or_hang(http, count: int, identity: str) -> list:
