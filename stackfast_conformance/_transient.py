@@ -38,6 +38,8 @@ __all__ = [
     "GATEWAY_STATUSES",
     "IDEMPOTENT_METHODS",
     "RetryPolicy",
+    "browser_gateway_error",
+    "browser_transport_error",
     "describe",
     "gateway_error",
     "mark_resolved",
@@ -93,6 +95,33 @@ def gateway_error(response: httpx.Response) -> str | None:
     if marker:
         return f"{status} '{marker}'"
     return None
+
+
+def browser_gateway_error(status: int, headers: dict[str, Any], body: bytes = b"") -> str | None:
+    """``gateway_error`` for an answer Chromium saw (DevTools ``responseReceived[ExtraInfo]``: status, headers,
+    and the body when DevTools still has it). Chromium reports an edge's 502 page to a cross-origin fetch as
+    a CORS error (the page has no CORS headers): that is the network's answer, not the API's CORS."""
+    if status not in GATEWAY_STATUSES:
+        return None
+    flat = {str(k): str(v).split("\n")[0] for k, v in (headers or {}).items()}
+    return gateway_error(httpx.Response(status, headers=flat, content=body))
+
+
+# Chromium's errors (``Network.loadingFailed`` errorText) for a connection lost on the way: the browser's
+# names for transient_transport_error's cases. A refused connection, a certificate or a CORS/CSP block is not here.
+_BROWSER_DROPPED = {
+    "net::ERR_EMPTY_RESPONSE": "connection closed without an answer",
+    "net::ERR_CONNECTION_CLOSED": "connection closed without an answer",
+    "net::ERR_CONNECTION_RESET": "connection reset",
+    "net::ERR_CONNECTION_ABORTED": "connection dropped",
+    "net::ERR_CONTENT_LENGTH_MISMATCH": "connection dropped",
+    "net::ERR_INCOMPLETE_CHUNKED_ENCODING": "connection dropped",
+}
+
+
+def browser_transport_error(error_text: str) -> str | None:
+    """A short description when Chromium's ``errorText`` is a dropped connection, else None."""
+    return _BROWSER_DROPPED.get(str(error_text).strip())
 
 
 def reached_service(response: httpx.Response) -> str:

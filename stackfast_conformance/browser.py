@@ -333,6 +333,8 @@ class SpaSignIn:
         self.requests: list[tuple[str, str, int | None]] = []
         self.failed: list[tuple[str, str]] = []     # (url, why) of requests that failed in the browser
         self.stuck: str | None = None               # why the round trip did not come back, if it did not
+        self.disturbed: list[tuple[str, str]] = []  # (url, what) the network disturbed (network_disturbances)
+        self.earlier: list[str] = []                # why earlier attempts were redone (sign_in_until_undisturbed)
 
 
 def _safe_evaluate(page: Page, expression: str) -> Any:
@@ -347,6 +349,99 @@ def _failed_url(page: Page, failure: dict[str, Any]) -> str:
         if event["requestId"] == failure.get("requestId"):
             return str(event["request"]["url"])
     return ""
+
+
+def network_disturbances(page: Page) -> list[tuple[str, str, str]]:
+    """(request id, url, what) of the page's requests the network disturbed, by ``_transient``'s rules.
+
+    An edge's own 502/503/504 page (``responseReceived[ExtraInfo]``: status, headers, body when DevTools
+    still has it; Chromium reports one answering a cross-origin fetch as a CORS error) or a connection
+    lost on the way (``loadingFailed`` net::ERR_EMPTY_RESPONSE, ERR_CONNECTION_RESET, ...). The favicon
+    is left out: the browser's own fetch, nothing of the app depends on it.
+    """
+    from stackfast_conformance import _transient
+
+    urls = {e["requestId"]: str(e["request"]["url"]).split("?", 1)[0] for e in page.events("Network.requestWillBeSent")}
+    found: dict[str, tuple[str, str, str]] = {}
+
+    def add(request_id: str, what: str | None) -> None:
+        url = urls.get(request_id, "")
+        if what and request_id not in found and not url.endswith("/favicon.ico"):
+            found[request_id] = (request_id, url, what)
+
+    answers = [(e["requestId"], e.get("statusCode"), e.get("headers")) for e in
+               page.events("Network.responseReceivedExtraInfo")]
+    answers += [(e["requestId"], e["response"].get("status"), e["response"].get("headers"))
+                for e in page.events("Network.responseReceived")]
+    for request_id, status, headers in answers:
+        if request_id in found or int(status or 0) not in _transient.GATEWAY_STATUSES:
+            continue
+        body = b""
+        try:  # a CORS-blocked answer's body is usually gone; the edge's headers and content type still tell
+            got = page.send("Network.getResponseBody", {"requestId": request_id}, timeout=3)
+            text = str(got.get("body", ""))
+            body = base64.b64decode(text) if got.get("base64Encoded") else text.encode()
+        except (BrowserError, ValueError):
+            pass
+        add(request_id, _transient.browser_gateway_error(int(status), dict(headers or {}), body))
+    for failure in page.events("Network.loadingFailed"):
+        add(failure["requestId"], _transient.browser_transport_error(failure.get("errorText", "")))
+    return list(found.values())
+
+
+SIGN_IN_ATTEMPTS = 3
+
+
+def sign_in_until_undisturbed(launch: Callable[[], Browser], web_url: str, api_url: str,
+                              attempts: int = SIGN_IN_ATTEMPTS) -> SpaSignIn:
+    """``sign_in_through_spa`` in a fresh Chromium, redone (at most ``attempts`` times) until one is clean.
+
+    A gateway error in the middle of the OAuth round trip says nothing about the target, and an OAuth
+    code and state are single-use, so the whole round trip starts over. A round trip that did not
+    complete is redone too, even when DevTools shows no disturbance: Chromium silently resends a request
+    whose reused connection closed without an answer, and when the first one had reached the API the
+    resent callback finds its single-use state consumed (403). A failure the target causes repeats in
+    every attempt; one the network caused does not. Returns the first clean attempt, else the last
+    that ran to its end — with ``disturbed`` non-empty (a check must not FAIL on it) when that one or an
+    earlier attempt was disturbed, since then the failure was not seen to repeat undisturbed — or, when
+    none ran to its end, raises ``TransientFault``. ``earlier`` says what was redone and why.
+    """
+    from stackfast_conformance import _transient
+
+    earlier: list[str] = []
+    completed: SpaSignIn | None = None
+    whats: list[str] = []
+    every_disturbance: list[tuple[str, str]] = []
+    for attempt in range(1, attempts + 1):
+        with launch() as browser:
+            page = browser.new_page()
+            try:
+                seen = sign_in_through_spa(page, web_url, api_url)
+            except BrowserError as exc:
+                disturbed = network_disturbances(page)
+                if not disturbed:
+                    raise
+                whats = [what for _, _, what in disturbed]
+                every_disturbance += [(url, what) for _, url, what in disturbed]
+                earlier.append(f"browser sign-in {attempt} stopped ({str(exc)[:160]}) after the network disturbed "
+                               + ", ".join(f"{url} ({what})" for _, url, what in disturbed[:4]))
+                continue
+        seen.earlier = list(earlier)
+        incomplete = seen.stuck or "; ".join(f"{url}: {why}" for url, why in seen.failed
+                                             if not url.endswith("/favicon.ico"))
+        if not seen.disturbed and not incomplete:
+            return seen
+        completed, whats = seen, [what for _, what in seen.disturbed] or whats
+        every_disturbance += seen.disturbed
+        earlier.append(f"browser sign-in {attempt} of at most {attempts} not clean: " + (
+            "the network disturbed " + ", ".join(f"{url} ({what})" for url, what in seen.disturbed[:4])
+            if seen.disturbed else f"it did not complete ({incomplete[:200]}), no disturbance seen"))
+    if completed is not None:
+        completed.earlier = earlier
+        completed.disturbed = completed.disturbed or every_disturbance
+        return completed
+    raise _transient.fault(whats, f"in each of {attempts} browser sign-ins through {web_url}: "
+                                  + "; ".join(earlier)[:600])
 
 
 def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float = SIGN_IN_TIMEOUT_SECONDS
@@ -430,6 +525,7 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
     for request_id, index in last_hop.items():
         method, url, _ = seen.requests[index]
         seen.requests[index] = (method, url, statuses.get(request_id))
+    seen.disturbed = [(url, what) for _, url, what in network_disturbances(page)]
     return seen
 
 
@@ -548,7 +644,7 @@ def _iso(wall_time: float | None) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_har(page: Page, bodies: bool = True) -> dict[str, Any]:
+def record_har(page: Page, bodies: bool = True, request_ids: bool = False) -> dict[str, Any]:
     """The page's Network events so far as a HAR 1.2 log (as Chrome's "Save all as HAR with content").
 
     Request headers come from ``requestWillBeSentExtraInfo`` (what went on the wire, ``Cookie``
@@ -587,6 +683,7 @@ def record_har(page: Page, bodies: bool = True) -> dict[str, Any]:
 
             entry: dict[str, Any] = {
                 "startedDateTime": _iso(p.get("wallTime")), "time": 0, "_resourceType": str(p.get("type", "")).lower(),
+                "_requestId": rid,
                 "request": {"method": request["method"], "url": url, "httpVersion": "HTTP/1.1",
                             "headers": _har_headers(request.get("headers")), "cookies": [],
                             "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query)],
@@ -643,6 +740,8 @@ def record_har(page: Page, bodies: bool = True) -> dict[str, Any]:
     for entry in entries:
         entry.pop("_finished", None)
         entry.pop("_finalHop", None)
+        if not request_ids:  # DevTools' request id: for matching Network events, not part of the HAR
+            entry.pop("_requestId", None)
     version = page.browser.send("Browser.getVersion").get("product", "Chromium")
     return {"log": {"version": "1.2", "creator": {"name": "stackfast-conformance", "version": "1"},
                     "browser": {"name": "Chromium", "version": version}, "pages": [], "entries": entries}}
@@ -686,6 +785,8 @@ class WebAudit:
         self.visited: list[str] = []
         self.har: dict[str, Any] | None = None
         self.session_call: dict[str, Any] | None = None
+        self.disturbed: list[tuple[str, str]] = []  # (url, what) the network disturbed (network_disturbances)
+        self.earlier: list[str] = []                # why earlier visits were redone
 
 
 def _network_idle(page: Page, quiet: float = 0.5, timeout: float = AUDIT_TIMEOUT_SECONDS) -> bool:
@@ -752,7 +853,10 @@ def audit_web_app(page: Page, web_url: str, max_links: int = 3, timeout: float =
         details = event.get("exceptionDetails", {})
         audit.console.append(f"[exception] {details.get('exception', {}).get('description') or details.get('text')}"
                              [:400])
-    audit.har = record_har(page, bodies=False)
+    audit.har = record_har(page, bodies=False, request_ids=True)
+    found = network_disturbances(page)
+    disturbed = {request_id: what for request_id, _, what in found}
+    audit.disturbed = [(url, what) for _, url, what in found]
     for entry in audit.har["log"]["entries"]:
         request, response = entry["request"], entry["response"]
         for cookie in request["cookies"] + response["cookies"]:
@@ -768,5 +872,6 @@ def audit_web_app(page: Page, web_url: str, max_links: int = 3, timeout: float =
             "credentials": bool(request["cookies"]), "origin": header(request["headers"], "origin"),
             "acao": header(response["headers"], "access-control-allow-origin"),
             "acac": header(response["headers"], "access-control-allow-credentials"),
+            "disturbed": disturbed.get(entry.pop("_requestId", "")),  # an edge's page or a dropped connection
         })
     return audit
