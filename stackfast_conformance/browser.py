@@ -309,6 +309,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float, poll: float = 0.1) 
 # --- the Stackfast SPA's sign-in, as a user's browser lives it ------------------------------------
 
 SIGN_IN_TIMEOUT_SECONDS = 20.0
+# Clicks on Sign in per attempt: the SPA's sign-in call answered by the edge (not the API) is clicked again.
+SIGN_IN_CLICKS = 3
 
 
 class SpaSignIn:
@@ -333,7 +335,8 @@ class SpaSignIn:
         self.requests: list[tuple[str, str, int | None]] = []
         self.failed: list[tuple[str, str]] = []     # (url, why) of requests that failed in the browser
         self.stuck: str | None = None               # why the round trip did not come back, if it did not
-        self.disturbed: list[tuple[str, str]] = []  # (url, what) the network disturbed (network_disturbances)
+        self.failed_after_click: list[tuple[str, str]] = []  # the part of ``failed`` sent after the last click
+        self.disturbed: list[tuple[str, str]] = []  # (url, what) the network disturbed after the last click
         self.earlier: list[str] = []                # why earlier attempts were redone (sign_in_until_undisturbed)
 
 
@@ -427,7 +430,7 @@ def sign_in_until_undisturbed(launch: Callable[[], Browser], web_url: str, api_u
                                + ", ".join(f"{url} ({what})" for _, url, what in disturbed[:4]))
                 continue
         seen.earlier = list(earlier)
-        incomplete = seen.stuck or "; ".join(f"{url}: {why}" for url, why in seen.failed
+        incomplete = seen.stuck or "; ".join(f"{url}: {why}" for url, why in seen.failed_after_click
                                              if not url.endswith("/favicon.ico"))
         if not seen.disturbed and not incomplete:
             return seen
@@ -459,24 +462,34 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
     page.navigate(web_url)
     page.wait_for("document.body && document.body.dataset.ready === '1'", timeout)
     page.evaluate("window.__stackfastBeforeSignIn = true")
-    thrown_before = len(page.events("Runtime.exceptionThrown"))
     web_url_now = _safe_evaluate(page, "location.href")
-    page.click("#sign-in")
     landed = "!window.__stackfastBeforeSignIn && document.body && document.body.dataset.ready === '1'"
+    for click in range(1, SIGN_IN_CLICKS + 1):
+        thrown_before = len(page.events("Runtime.exceptionThrown"))
+        failed_before = len(page.events("Network.loadingFailed"))
+        sent_before = {e["requestId"] for e in page.events("Network.requestWillBeSent")}
+        page.click("#sign-in")
 
-    def settled() -> bool:
-        # landed back on a ready page, or the SPA's sign-in call failed (e.g. CORS) and nothing will move
-        try:
-            if page.evaluate(landed):
-                return True
-        except BrowserError:
-            return False  # mid-navigation
-        if (len(page.events("Runtime.exceptionThrown")) > thrown_before
-                and _safe_evaluate(page, "location.href") == web_url_now):
-            return True  # the click handler threw (e.g. "Failed to fetch": a CSP blocked the call before the network)
-        return any("/api/auth/sign-in/social" in _failed_url(page, f) for f in page.events("Network.loadingFailed"))
+        def settled(thrown_before: int = thrown_before, failed_before: int = failed_before) -> bool:
+            # landed back on a ready page, or the SPA's sign-in call failed (e.g. CORS) and nothing will move
+            try:
+                if page.evaluate(landed):
+                    return True
+            except BrowserError:
+                return False  # mid-navigation
+            if (len(page.events("Runtime.exceptionThrown")) > thrown_before
+                    and _safe_evaluate(page, "location.href") == web_url_now):
+                return True  # the click handler threw (e.g. "Failed to fetch": a CSP blocked the call before the network)
+            return any("/api/auth/sign-in/social" in _failed_url(page, f)
+                       for f in page.events("Network.loadingFailed")[failed_before:])
 
-    if not wait_until(settled, timeout):
+        done = wait_until(settled, timeout)
+        if (done and not _safe_evaluate(page, landed) and click < SIGN_IN_CLICKS
+                and any(rid not in sent_before and url.endswith("/api/auth/sign-in/social")
+                        for rid, url, _ in network_disturbances(page))):
+            continue  # the edge, not the API, answered the SPA's sign-in call: a user clicks again (nothing consumed)
+        break
+    if not done:
         seen.stuck = f"the page did not come back ready within {timeout:g} s of the click"
     elif not _safe_evaluate(page, landed):
         seen.stuck = "the SPA's sign-in call failed, so the browser never left for GitHub"
@@ -487,6 +500,8 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
         cors = (failure.get("corsErrorStatus") or {}).get("corsError")
         reason = cors and f"CORS error {cors}" or failure.get("blockedReason") or failure.get("errorText")
         seen.failed.append((_failed_url(page, failure).split("?", 1)[0], str(reason)))
+        if failure["requestId"] not in sent_before:
+            seen.failed_after_click.append(seen.failed[-1])
 
     for cookie in page.cookies([api_url]):
         register_secret(str(cookie.get("value", "")))
@@ -525,7 +540,8 @@ def sign_in_through_spa(page: Page, web_url: str, api_url: str, timeout: float =
     for request_id, index in last_hop.items():
         method, url, _ = seen.requests[index]
         seen.requests[index] = (method, url, statuses.get(request_id))
-    seen.disturbed = [(url, what) for _, url, what in network_disturbances(page)]
+    # what the outcome rests on: the requests of the last click on (an earlier click's or the first page's are not)
+    seen.disturbed = [(url, what) for rid, url, what in network_disturbances(page) if rid not in sent_before]
     return seen
 
 
