@@ -123,9 +123,9 @@ def finish_run(settings: Settings, results: list[dict[str, Any]], started: float
                started_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Verdicts and reports for a run; an interrupted run records every planned check that did not finish."""
     from stackfast_conformance.catalog import load_catalog
+    from stackfast_conformance.inputs.waivers import mark_stale
     from stackfast_conformance.record import build_record
     from stackfast_conformance.report import write_reports
-    from stackfast_conformance.inputs.waivers import mark_stale
 
     inputs = load_run_inputs(settings)
     if interrupted and plan:
