@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
-__all__ = ["make_async_transport", "make_transport", "parse_connect_to", "resolve", "ssl_context"]
+__all__ = ["KEEPALIVE_EXPIRY_SECONDS", "make_async_transport", "make_transport", "parse_connect_to", "resolve", "ssl_context"]
 
 Mapping = dict[tuple[str, int], tuple[str, int]]
 
@@ -104,10 +104,17 @@ class _AsyncMappedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+# An idle pooled connection is dropped after this long: well inside the 5 s idle timeout of Node's and
+# uvicorn's servers, so a request never goes out on a connection the server is closing at that moment
+# (the keep-alive race answers "Server disconnected without sending a response", nothing about the target).
+KEEPALIVE_EXPIRY_SECONDS = 2.0
+
+
 def make_transport(connect_to: Iterable[str], ca_bundle: str | None = None, verify: bool = True,
                    **pool_options: typing.Any) -> httpx.HTTPTransport:
     """An ``httpx.HTTPTransport`` whose TCP connections follow ``connect_to``."""
     transport = httpx.HTTPTransport(verify=False)
+    pool_options.setdefault("keepalive_expiry", KEEPALIVE_EXPIRY_SECONDS)
     transport._pool = httpcore.ConnectionPool(
         ssl_context=ssl_context(ca_bundle, verify), network_backend=_MappedBackend(parse_connect_to(connect_to)),
         http1=True, http2=False, **pool_options)
@@ -117,6 +124,7 @@ def make_transport(connect_to: Iterable[str], ca_bundle: str | None = None, veri
 def make_async_transport(connect_to: Iterable[str], ca_bundle: str | None = None, verify: bool = True,
                          **pool_options: typing.Any) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(verify=False)
+    pool_options.setdefault("keepalive_expiry", KEEPALIVE_EXPIRY_SECONDS)
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=ssl_context(ca_bundle, verify),
         network_backend=_AsyncMappedBackend(parse_connect_to(connect_to)), http1=True, http2=False, **pool_options)

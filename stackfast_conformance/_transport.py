@@ -27,4 +27,7 @@ def build_client(settings: Settings) -> httpx.Client:
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle:
         verify = ssl.create_default_context(cafile=settings.ca_bundle)
-    return httpx.Client(verify=verify, timeout=timeout, headers=headers, cookies=_no_cookie_jar())
+    from stackfast_conformance._connect import KEEPALIVE_EXPIRY_SECONDS
+
+    return httpx.Client(verify=verify, timeout=timeout, headers=headers, cookies=_no_cookie_jar(),
+                        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS))

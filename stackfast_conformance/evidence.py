@@ -320,7 +320,7 @@ class EvidenceClient:
         return self.resend_unanswered
 
     def _may_retry_again(self) -> bool:
-        return _transient.count_retry(self.recorder) <= self.retry_policy.budget_per_check
+        return _transient.count_retry(self.recorder) <= self.retry_policy.budget(len(self.recorder.exchanges))
 
     def _request_once(
         self,

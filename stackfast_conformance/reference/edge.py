@@ -129,7 +129,8 @@ class EdgeProxy:
         if self.client is None:
             self.client = httpx.AsyncClient(
                 timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0),
+                # idle backend connections go before the backend's own 5 s idle timeout closes them
             )
         return self.client
 

@@ -85,7 +85,8 @@ class WebApp:
 
     async def _proxy(self, request: Request) -> Response:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=60.0, follow_redirects=False, trust_env=False)
+            self._client = httpx.AsyncClient(timeout=60.0, follow_redirects=False, trust_env=False,
+                                             limits=httpx.Limits(keepalive_expiry=2.0))
         assert self.proxy_api is not None
         target = self.proxy_api()
         if not target:
