@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     add_argparse_options(run)
     run.add_argument("-n", "--workers", default=None, metavar="N",
                      help="run checks in N parallel worker processes (pytest-xdist); disruptive checks then run "
-                          "afterwards, one at a time (default: 4 against the embedded reference, else 1)")
+                          "afterwards, one at a time (default: 4 against the embedded reference, else 1; "
+                          "env STACKFAST_WORKERS)")
     run.add_argument("--alluredir", default=None, metavar="DIR", help="also write Allure results to this directory")
     run.add_argument("-v", "--pytest-output", action="store_true",
                      help="show pytest's own output (collection, per-check dots, its summary lines) instead of "
@@ -150,13 +151,17 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
         pytest_args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"),
                         "-p", "no:cacheprovider", "--sf-verdict-exit",
+                        # checks judge with expect()/fail() (CheckFailure carries its own message), so pytest's
+                        # assertion rewriting would only re-compile every plugin's modules (hypothesis,
+                        # schemathesis ...: about 3 s of CPU per run, every run where bytecode is not written)
+                        "--assert=plain",
                         # the project's own tests turn warnings into errors; a conformance run must not
                         "-W", "default", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-q", "-rfE", "--no-header"]
         pytest_args += to_pytest_args(given)
         if args.alluredir:
             pytest_args += ["--alluredir", args.alluredir]
         pytest_args += list(args.pytest_args)
-        workers = int(args.workers) if args.workers else (4 if reference is not None else 1)
+        workers = _workers(args.workers or os.environ.get("STACKFAST_WORKERS"), reference is not None)
         if workers <= 1:
             code = _pytest(pytest_args, "checks", settings, args)
         elif not settings.allow_disruptive:
@@ -182,6 +187,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"stackfast-conformance: stopped {time.monotonic() - since:.1f} s after {interrupt.signal_name()}"
               if since is not None else "stackfast-conformance: stopped", file=sys.stderr, flush=True)
     return _summarise(_exit_code(int(code), Path(settings.report_dir)), Path(settings.report_dir))
+
+
+def _workers(given: str | None, embedded: bool) -> int:
+    """``--workers``/``STACKFAST_WORKERS``, else 4 against the embedded reference (window waits overlap), else 1."""
+    if not given:
+        return 4 if embedded else 1
+    if not given.strip().isdigit() or int(given) < 1:
+        raise ValueError(f"--workers/STACKFAST_WORKERS: {given!r} is not a number of worker processes (1, 2, 4 ...)")
+    return int(given)
 
 
 def _pytest(pytest_args: list[str], phase: str, settings: Any, args: argparse.Namespace) -> int:
@@ -315,7 +329,7 @@ def list_checks() -> list[dict[str, Any]]:
 
     args = [str(PROJECT_ROOT / d) for d in CHECK_DIRS if (PROJECT_ROOT / d).is_dir()]
     args += ["--rootdir", str(PROJECT_ROOT), "-c", str(PROJECT_ROOT / "pytest.ini"), "-p", "no:cacheprovider",
-             "--collect-only", "-q", "--sf-api=http://127.0.0.1:9", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+             "--collect-only", "-q", "--assert=plain", "--sf-api=http://127.0.0.1:9", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(args, plugins=[_Collector()])
     if code not in (0, 5):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -122,6 +123,8 @@ class Masker:
     def __init__(self, secrets: Mapping[str, str]) -> None:
         # env var name -> value, so a curl command can say "$STACKFAST_ADMIN_KEY" instead
         self._secrets = {value: name for name, value in secrets.items() if value}
+        self._compiled: tuple[tuple[tuple[str, str], ...], re.Pattern[str] | None, re.Pattern[str] | None] | None = None
+        self._labels: dict[str, str] = {}
 
     def add(self, value: str, env_name: str | None = None) -> None:
         if value and len(value) >= 6:
@@ -133,22 +136,38 @@ class Masker:
     def text(self, text: str | None) -> str | None:
         if not text:
             return text
-        for value, env_name in self._all().items():
-            if value in text:
-                text = text.replace(value, f"${{{env_name}}}" if env_name else MASK)
-        return _redact.redact_text(self._fragments(text))  # and every secret shape (redact.py)
+        whole, pieces = self._patterns()
+        if whole is not None:
+            text = whole.sub(self._whole_replacement, text)
+        if pieces is not None:  # a prefix or suffix of a secret (as a property may send) is masked too
+            text = pieces.sub(MASK, text)
+        return _redact.redact_text(text)  # and every secret shape (redact.py)
 
-    def _fragments(self, text: str) -> str:
-        # a prefix or suffix of a secret (as a property may send) is masked too
-        for value in self._all():
+    def _patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """One regex of every secret value and one of their pieces (the same for the same secrets: cached).
+
+        Pieces: for a value of 16+ characters, its first and last ``len - 1``, ``len // 2`` and 12
+        characters. Longer alternatives come first, so the longest piece present is the one masked."""
+        secrets = self._all()
+        key = tuple(secrets.items())
+        if self._compiled is not None and self._compiled[0] == key:
+            return self._compiled[1], self._compiled[2]
+        values = sorted(secrets, key=len, reverse=True)
+        pieces: set[str] = set()
+        for value in values:
             if len(value) < 16:
                 continue
             for size in (len(value) - 1, len(value) // 2, 12):
-                for start in (0, len(value) - size):
-                    piece = value[start : start + size]
-                    if len(piece) >= 12 and piece in text:
-                        text = text.replace(piece, MASK)
-        return text
+                pieces.update(p for p in (value[:size], value[len(value) - size:]) if len(p) >= 12)
+        whole = re.compile("|".join(map(re.escape, values))) if values else None
+        piece = re.compile("|".join(map(re.escape, sorted(pieces, key=len, reverse=True)))) if pieces else None
+        self._compiled = (key, whole, piece)
+        self._labels = secrets
+        return whole, piece
+
+    def _whole_replacement(self, match: re.Match[str]) -> str:
+        env_name = self._labels.get(match[0], "")
+        return f"${{{env_name}}}" if env_name else MASK
 
     def header(self, name: str, value: str) -> str:
         lowered = name.lower()

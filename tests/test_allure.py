@@ -216,7 +216,9 @@ def _run_procedure(work: Path) -> dict:
     cli, why = _allure_cli()
     work.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STACKFAST_", "GITHUB_", "GITLAB_"))}
-    env.update(STACKFAST_WINDOW_SECONDS="2", STACKFAST_CRITERIA=CRITERIA, STACKFAST_REPORT_DIR=str(work / "report"))
+    # one worker (STACKFAST_WORKERS): the procedure's result is the same, without four xdist workers' start-up
+    env.update(STACKFAST_WINDOW_SECONDS="2", STACKFAST_CRITERIA=CRITERIA, STACKFAST_REPORT_DIR=str(work / "report"),
+               STACKFAST_WORKERS="1")
     steps: dict = {"work": work, "cli": cli, "why": why, "runs": [], "open": None, "serve": None, "timings": []}
     for command in _doc_commands():
         if re.search(r" (open|serve) ", command):  # servers: run by the browser check
