@@ -5,13 +5,16 @@ that fault and reads the verdicts back from ``traceability.json``: every criteri
 ``breaks`` must be FAILED, and no other blocking criterion that was checked may be FAILED or ERROR.
 
 Speed: faults that cannot interact share one reference run (``plan_batches``, printed by
-``python -m stackfast_conformance.killmatrix --plan``): same run settings, none of them
-``collateral``, ``errors_elsewhere``, ``leak`` or disruptive, and no two of them breaking the same
-requirement family (R5, R8, R10 ...) or changing the same behaviour (the word a fault's name starts
-with: ``cors-``, ``admin-``, ``health-`` ...), so a stray flag of one cannot hide behind another's
-expected criteria. In a shared run each member's ``breaks`` must be FAILED; a flag outside the
-union of the members' ``breaks`` sends every member to a run of its own (``run_members``, the
-false-alarm matrix's retry too), so each row blames only its own fault. One row per fault either way.
+``python -m stackfast_conformance.killmatrix --plan``): same environment and extra arguments, and
+both disruptive or both not (``share_key``; the run takes the members' longest window, since a
+fault's window is the shortest its catch needs); none of them ``collateral``, ``errors_elsewhere``
+or ``leak``; no two of them breaking the same requirement family (R5, R8, R10 ...) or changing the
+same behaviour (the word a fault's name starts with: ``cors-``, ``admin-``, ``health-`` ...), so a
+stray flag of one cannot hide behind another's expected criteria. A run of disruptive faults checks
+the union of their criteria, with operator actions (as each would alone). In a shared run each
+member's ``breaks`` must be FAILED; a flag outside the union of the members' ``breaks`` sends every
+member to a run of its own (``run_members``, the false-alarm matrix's retry too), so each row blames
+only its own fault. One row per fault either way.
 """
 
 from __future__ import annotations
@@ -169,7 +172,8 @@ def _run_together(faults: Sequence, base_dir: Path, window_seconds: float, crite
     started = time.monotonic()
     code, record, output = run_switched(
         label, [arg for f in faults for arg in ("--fault", f.name)], base_dir,
-        window_seconds=first.window_seconds or window_seconds, reference_env=first.env, criteria=criteria,
+        window_seconds=max(f.window_seconds or window_seconds for f in faults), reference_env=first.env,
+        criteria=criteria,
         disruptive=disruptive, extra_args=[*first.args, *extra_args],
         keep_limiter_probes=any(cid in ("R4.2", "R4.3") for f in faults for cid in f.breaks))
     return judge(faults, record, code, str(base_dir / label), output, time.monotonic() - started)
@@ -221,21 +225,42 @@ def run_batch(batch: Batch, base_dir: Path | None = None, window_seconds: float 
 
     if len(batch.faults) == 1:
         return alone(batch.faults[0])
-    return run_members(batch.faults, lambda fs: _run_together(fs, base_dir, window_seconds, None, False, extra_args),
+    # a disruptive run checks its members' criteria only (with operator actions), as each would alone
+    disruptive = any("disruptive" in f.needs for f in batch.faults)
+    criteria = sorted({cid for f in batch.faults for cid in f.breaks}) if disruptive else None
+    return run_members(batch.faults,
+                       lambda fs: _run_together(fs, base_dir, window_seconds, criteria, disruptive, extra_args),
                        alone, lambda results: any(r.stray for r in results))
 
 
 def run_settings(fault) -> tuple:
-    """What a fault's own run is started with: faults share a run only when these are equal."""
+    """What a fault's own run is started with: (env, needs, window, args)."""
     return (fault.env or "production", tuple(sorted(fault.needs)), fault.window_seconds or DEFAULT_WINDOW_SECONDS,
             tuple(fault.args))
 
 
+def share_key(fault) -> tuple:
+    """Faults share a run only when these are equal: the reference environment, the extra harness
+    arguments, and whether the run takes operator actions (a disruptive run checks only its members'
+    criteria). The window is not part of it: a fault's ``window_seconds`` is the shortest window its
+    catch needs, so a shared run takes its members' longest (a longer window changes no verdict of a
+    conforming check, only the time the window waits take); ``needs: [quota]`` changes nothing either
+    (the matrix runs opt in to quota)."""
+    return (fault.env or "production", "disruptive" in fault.needs, tuple(fault.args))
+
+
+def batch_settings(faults: Sequence) -> tuple:
+    """(env, needs, window, args) of a run of ``faults``: the members' needs together, their longest window."""
+    env, _, _, args = run_settings(faults[0])
+    needs = tuple(sorted({n for f in faults for n in f.needs}))
+    return env, needs, max(f.window_seconds or DEFAULT_WINDOW_SECONDS for f in faults), args
+
+
 def shares_runs(fault) -> bool:
     """May this fault share a reference run? Not when other criteria may flip with it (``collateral``,
-    ``errors_elsewhere``), when a leak scan judges it, or when it runs operator actions (disruptive:
-    it runs only its own criteria's checks, with actions, already)."""
-    return not (fault.collateral or fault.errors_elsewhere or fault.leak or "disruptive" in fault.needs)
+    ``errors_elsewhere``) or when a leak scan judges it. A disruptive fault shares only with disruptive
+    ones (``share_key``): the shared run checks the union of their criteria, with operator actions."""
+    return not (fault.collateral or fault.errors_elsewhere or fault.leak)
 
 
 def _families(fault) -> set[str]:
@@ -269,7 +294,7 @@ def plan_batches(faults: Iterable) -> list[Batch]:
     batches: list[list] = []
     for fault in sorted(faults, key=lambda f: f.name):
         if shares_runs(fault):
-            by_settings.setdefault(run_settings(fault), []).append(fault)
+            by_settings.setdefault(share_key(fault), []).append(fault)
         else:
             batches.append([fault])
     for group in by_settings.values():
@@ -290,7 +315,7 @@ def _longest_first(batch: Batch) -> tuple:
     runs of a fault's own criteria (disruptive faults, leak faults); by name within a rank."""
     fault = batch.faults[0]
     own_criteria_only = "disruptive" in fault.needs or fault.leak
-    return (own_criteria_only, -(fault.window_seconds or DEFAULT_WINDOW_SECONDS), -len(batch.faults), batch.names)
+    return (own_criteria_only, -batch_settings(batch.faults)[2], -len(batch.faults), batch.names)
 
 
 def run_matrix(faults, workers: int = 2, alone: bool = False, **kw) -> list[FaultResult]:
@@ -316,7 +341,7 @@ def plan_text(batches: Iterable[Batch]) -> str:
     """The plan, one line per run: its settings and its faults with what each breaks."""
     lines = []
     for i, b in enumerate(batches, 1):
-        env, needs, window, args = run_settings(b.faults[0])
+        env, needs, window, args = batch_settings(b.faults)
         how = ("alone: " + _why_alone(b.faults[0])) if len(b.faults) == 1 else f"shared by {len(b.faults)}"
         lines.append(f"#{i:<3} {env} window {window}s{' needs ' + ','.join(needs) if needs else ''}"
                      f"{' args ' + ' '.join(args) if args else ''} ({how})")
@@ -325,9 +350,8 @@ def plan_text(batches: Iterable[Batch]) -> str:
 
 
 def _why_alone(fault) -> str:
-    reasons = [why for flag, why in ((fault.leak, "leak scan"), ("disruptive" in fault.needs, "operator actions, "
-               "own criteria only"), (fault.collateral, "collateral"), (fault.errors_elsewhere, "errors elsewhere"))
-               if flag]
+    reasons = [why for flag, why in ((fault.leak, "leak scan"), (fault.collateral, "collateral"),
+                                     (fault.errors_elsewhere, "errors elsewhere")) if flag]
     return ", ".join(reasons) or "no compatible fault with its run settings"
 
 

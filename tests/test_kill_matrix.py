@@ -1,5 +1,10 @@
-"""The kill matrix: every named fault of the reference is caught with exactly its criteria,
-and the conforming reference flags nothing.
+"""The kill matrix: every named fault of the reference is caught with exactly its criteria.
+
+The conforming reference flagging nothing is proven where a run of every check already happens:
+the README's first command (``tests/test_docs_commands.py``: every check, operator actions too, only
+MANUAL/NOT_APPLICABLE left, each with its reason, exit 0) and the false-alarm matrix's runs at the
+matrix's 2 s window (``tests/test_false_alarm_matrix.py``); a stray flag of the conforming reference
+at a matrix window would also show on every row here.
 
 Each case runs the real CLI against a real reference (subprocess, loopback, TLS) with a 2 s
 rate-limit window. Faults that cannot interact share a run (``killmatrix.plan_batches``): one case
@@ -15,12 +20,10 @@ from pathlib import Path
 import pytest
 
 from stackfast_conformance.killmatrix import (
-    BAD,
     KEPT_APART,
     judge,
     plan_batches,
     run_batch,
-    run_harness,
     run_members,
     shares_runs,
 )
@@ -96,13 +99,3 @@ def test_a_doubtful_shared_run_is_run_again_one_member_at_a_time():
     assert run_members(("a", "b"), together, alone, lambda rs: True) == ["a: alone", "b: alone"]
     assert run_members(("a",), together, alone, lambda rs: True) == ["a: shared"]
     assert calls == [("a", "b"), ("a", "b"), ("a",), ("b",), ("a",)]
-
-
-def test_the_conforming_reference_flags_nothing_and_explains_every_other_verdict(tmp_path):
-    code, record, output = run_harness(["--window-seconds", "2"], tmp_path / "r")
-    flagged = {c["id"]: c["reason"] for c in record["criteria"] if c["verdict"] in BAD}
-    assert not flagged, f"the conforming reference was flagged: {flagged}\n{output[-4000:]}"
-    assert code == 0, output[-4000:]
-    for crit in record["criteria"]:
-        assert crit["verdict"] == "PASSED" or crit["reason"], crit["id"]
-    assert record["run"]["checks_executed"] > 0
