@@ -155,20 +155,12 @@ def table(results: Iterable[VariantResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
+    from stackfast_conformance.killmatrix import matrix_cli
     from stackfast_conformance.reference import load_variants, validate_variant_names
 
-    parser = argparse.ArgumentParser(prog="python -m stackfast_conformance.falsealarm",
-                                     description="Run harmless variants: every check must still pass.")
-    parser.add_argument("variants", nargs="*", help="variant names (default: all)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--alone", action="store_true", help="one run per variant (no batching)")
-    parser.add_argument("--plan", action="store_true", help="print the batches and exit")
-    args = parser.parse_args(argv)
-    registry = load_variants()
-    validate_variant_names(args.variants, registry)
-    chosen = [registry[n] for n in args.variants] if args.variants else list(registry.values())
+    args, chosen = matrix_cli(argv, "python -m stackfast_conformance.falsealarm",
+                              "Run harmless variants: every check must still pass.", "variant", load_variants(),
+                              validate_variant_names)
     if args.alone:
         from dataclasses import replace
 

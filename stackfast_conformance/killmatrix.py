@@ -355,21 +355,37 @@ def _why_alone(fault) -> str:
     return ", ".join(reasons) or "no compatible fault with its run settings"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def matrix_cli(argv: Sequence[str] | None, prog: str, description: str, noun: str, registry: dict,
+               validate: Callable[[Sequence[str], dict], None],
+               more: Callable[[Any], None] | None = None) -> tuple[Any, list]:
+    """The command line both matrices share: NAME... (default: all of ``registry``), ``--workers``,
+    ``--alone``, ``--plan`` (and ``more`` arguments); unknown names fail through ``validate``.
+    Returns (arguments, chosen entries by name)."""
     import argparse
 
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("names", nargs="*", metavar=noun.upper(), help=f"{noun} names (default: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--alone", action="store_true", help=f"one run per {noun} (no shared runs)")
+    parser.add_argument("--plan", action="store_true", help="print the runs (shared and own) and exit")
+    if more is not None:
+        more(parser)
+    args = parser.parse_args(argv)
+    try:
+        validate(args.names, registry)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit 2, the usage line and the message (with the list command to look up)
+    chosen = [registry[n] for n in args.names] if args.names else sorted(registry.values(), key=lambda e: e.name)
+    return args, chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     from stackfast_conformance.reference import load_faults, validate_fault_names
 
-    parser = argparse.ArgumentParser(prog="python -m stackfast_conformance.killmatrix")
-    parser.add_argument("faults", nargs="*", help="fault names (default: all)")
-    parser.add_argument("--window-seconds", type=float, default=2.0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--alone", action="store_true", help="one run per fault (no shared runs)")
-    parser.add_argument("--plan", action="store_true", help="print the runs (shared and own) and exit")
-    args = parser.parse_args(argv)
-    registry = load_faults()
-    validate_fault_names(args.faults, registry)
-    faults = [registry[n] for n in args.faults] if args.faults else sorted(registry.values(), key=lambda f: f.name)
+    args, faults = matrix_cli(argv, "python -m stackfast_conformance.killmatrix",
+                              "Run the faults: each must be caught with exactly its criteria.", "fault",
+                              load_faults(), validate_fault_names,
+                              lambda parser: parser.add_argument("--window-seconds", type=float, default=2.0))
     if args.plan:
         batches = [Batch((f,)) for f in faults] if args.alone else plan_batches(faults)
         print(plan_text(batches))

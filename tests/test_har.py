@@ -81,11 +81,12 @@ def lab(tmp_path_factory):
     hars: dict[str, Path] = {}
     live: dict[str, tuple[int, dict, str]] = {}
     for fault in BROKEN:
-        with start_reference(env="production", faults=(fault,), window_seconds=2) as ref:
+        # no staging stack: HAR and live-audit criteria are all of one environment
+        with start_reference(env="production", faults=(fault,), window_seconds=2, staging=False) as ref:
             hars[fault] = _record(ref, base / f"{fault}.har")
             if fault in LIVE_FAULTS:
                 live[fault] = run_harness([*_deployed_args(ref), "--criteria", "R3.7,R3.8"], base / f"live-{fault}")
-    with start_reference(env="production", window_seconds=2) as ref:
+    with start_reference(env="production", window_seconds=2, staging=False) as ref:
         hars["conforming"] = _record(ref, base / "conforming.har")
         sanitized = sanitize_har(json.loads(hars["conforming"].read_text()))
         hars["sanitized"] = base / "sanitized.har"
