@@ -41,6 +41,39 @@ def _statuses(responses) -> str:
     return ", ".join(str(r.status_code) for r in responses)
 
 
+def _burst_to_the_limit(http, target, quota_plan, fresh_identity, findings, recorder, *, bucket, calls, limit,
+                        shape, criterion, allowed):
+    """One client's ``limit`` requests over ``calls``, then one more on each (the shared burst behind an edge
+    that hides clients, else a fresh client's): returns (burst, the requests after the limit).
+
+    FAILs ``criterion`` when a 429 came before ``limit`` answers (``allowed`` says what was expected);
+    undecided (SKIPPED) when a request after the limit was allowed but the window may have reset."""
+    what = f"{limit} + {len(calls)} {bucket} requests"
+    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
+    if shared:
+        shared.note(recorder, f"the {bucket} burst ({limit} {shape}, then one more on each)")
+        shared.require_uncrowded(bucket)
+        burst = shared.generation if bucket == "generation" else shared.reads
+        over = burst.responses[limit:]
+    else:
+        with quota_plan.clients(http, findings, fresh_identity, (bucket,)) as new_client:
+            client = new_client()
+            burst = spend(http, calls, limit, client)
+            require_fresh(burst, f"a fresh client's {bucket} burst", findings)
+            over = [send_answered(http, call, client, None, burst) for call in calls]
+    note_burst(burst, target.window_seconds, what, recorder)
+    too_early = burst.limited_too_early(limit, what)
+    if too_early:
+        early, response = too_early
+        fail(criterion, expected=allowed, seen=f"429 at {burst.where(early)} ({calls[(early - 1) % len(calls)]})",
+             response=response)
+    if any(r.status_code != 429 for r in over):
+        require_within_window(burst, target.window_seconds, what)
+    else:
+        burst.limited_too_late(limit, what)  # a higher limit looks the same?
+    return burst, over
+
+
 # --- R4.2 generation bucket -------------------------------------------------------------------
 
 @pytest.mark.requirement("R4.2")
@@ -49,29 +82,11 @@ def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_sca
         http, target, quota_plan, fresh_identity, findings, recorder):
     """`limit` generation requests alternating over both routes are allowed; the next on either is 429."""
     limit = target.generation_limit
-    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
-    if shared:
-        shared.note(recorder, f"the generation burst ({limit} alternating, then one more on each route)")
-        shared.require_uncrowded("generation")
-        burst = shared.generation
-        over = burst.responses[limit:]
-    else:
-        with quota_plan.clients(http, findings, fresh_identity, ("generation",)) as new_client:
-            client = new_client()
-            burst = spend(http, GENERATION_CALLS, limit, client)
-            require_fresh(burst, "a fresh client's generation burst", findings)
-            over = [send_answered(http, call, client, None, burst) for call in GENERATION_CALLS]
-    note_burst(burst, target.window_seconds, f"{limit} + 2 generation requests", recorder)
-    too_early = burst.limited_too_early(limit, f"{limit} + 2 generation requests")
-    if too_early:
-        early, response = too_early
-        fail("R4.2", expected=f"the first {limit} generation requests of one client (alternating "
-                              "blueprints/scaffolds) allowed (not 429)",
-             seen=f"429 at {burst.where(early)} ({GENERATION_CALLS[(early - 1) % 2]})", response=response)
-    if any(r.status_code != 429 for r in over):
-        require_within_window(burst, target.window_seconds, f"{limit} + 2 generation requests")
-    else:
-        burst.limited_too_late(limit, f"{limit} + 2 generation requests")  # a higher limit looks the same?
+    burst, over = _burst_to_the_limit(
+        http, target, quota_plan, fresh_identity, findings, recorder, bucket="generation", calls=GENERATION_CALLS,
+        limit=limit, shape="alternating over both routes", criterion="R4.2",
+        allowed=f"the first {limit} generation requests of one client (alternating blueprints/scaffolds) allowed "
+                "(not 429)")
     for position, (call, r) in enumerate(zip(GENERATION_CALLS, over, strict=True), limit + 1):
         expect(r.status_code == 429, "R4.2",
                expected=f"{burst.where(position)} of the client, on {call}, answered 429: blueprints and "
@@ -87,28 +102,10 @@ def test_generation_bucket_allows_exactly_the_limit_shared_by_blueprints_and_sca
 def test_read_bucket_is_shared_by_every_read_route(http, target, quota_plan, fresh_identity, findings, recorder):
     """`read_limit` requests spread over all read routes are allowed; the next on any read route is 429."""
     limit = target.read_limit
-    shared = quota_plan.shared_evidence(http, findings, fresh_identity)
-    if shared:
-        shared.note(recorder, f"the read burst ({limit} over every read route, then one more on each)")
-        shared.require_uncrowded("read")
-        burst = shared.reads
-        over = burst.responses[limit:]
-    else:
-        with quota_plan.clients(http, findings, fresh_identity, ("read",)) as new_client:
-            client = new_client()
-            burst = spend(http, READ_CALLS, limit, client)
-            require_fresh(burst, "a fresh client's read burst", findings)
-            over = [send_answered(http, call, client, None, burst) for call in READ_CALLS]
-    note_burst(burst, target.window_seconds, f"{limit} + {len(over)} read requests", recorder)
-    too_early = burst.limited_too_early(limit, f"{limit} + {len(over)} read requests")
-    if too_early:
-        early, response = too_early
-        fail("R4.3", expected=f"the first {limit} read requests of one client allowed (not 429)",
-             seen=f"429 at {burst.where(early)} ({READ_CALLS[(early - 1) % len(READ_CALLS)]})", response=response)
-    if any(r.status_code != 429 for r in over):
-        require_within_window(burst, target.window_seconds, f"{limit} + {len(over)} read requests")
-    else:
-        burst.limited_too_late(limit, f"{limit} + {len(over)} read requests")  # a higher limit looks the same?
+    _, over = _burst_to_the_limit(
+        http, target, quota_plan, fresh_identity, findings, recorder, bucket="read", calls=READ_CALLS, limit=limit,
+        shape="over every read route", criterion="R4.3",
+        allowed=f"the first {limit} read requests of one client allowed (not 429)")
     for call, r in zip(READ_CALLS, over, strict=True):
         expect(r.status_code == 429, "R4.3",
                expected=f"after {limit} reads spread over {len(READ_CALLS)} read routes, {call} answers 429 "

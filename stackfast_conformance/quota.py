@@ -320,7 +320,7 @@ def spend_until_limited(http: Any, calls: Sequence[Call], most: int, identity: s
 
 
 # A burst's disturbance costs one more burst (no window waits): a check is redone this often at most.
-RERUNS = 3
+RERUNS = 5
 
 
 def rerun_if_disturbed(check: Callable[..., None]) -> Callable[..., None]:

@@ -39,7 +39,7 @@ SHORT_CRITERIA = "R5.1,R5.4"
 DEMO_WINDOW_SECONDS = "10"
 
 SHOWN_ONLY = {
-    "scripts/bootstrap && .venv/bin/python -m pytest tests -n 4":
+    "scripts/bootstrap && .venv/bin/python -m pytest tests -n 4 --dist loadgroup":
         "the project's own test suite, this test included (.ci/run runs it)",
     ".venv/bin/python scripts/benchmark.py --windows 60 5":
         "a benchmark of full runs, minutes long by design; its --help is run instead",

@@ -32,6 +32,9 @@ from stackfast_conformance.har import SANITIZED_HINT, csp_allows, load_har
 from stackfast_conformance.killmatrix import run_harness
 from stackfast_conformance.reference import start_reference
 
+# module-scoped fixtures (one lab (six references, Chromium recordings) for the module): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_har")
+
 needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="apt-get install chromium")
 
 HAR_CRITERIA = ("R3.1", "R3.3", "R3.4", "R3.7", "R3.8", "R10.2")

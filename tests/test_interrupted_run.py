@@ -69,7 +69,10 @@ import pytest  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("stackfast-conformance"))
 STOP_SECONDS = 2.0
-TEARDOWN_SLACK_SECONDS = 0.3
+# the promise is the CLI's own "stopped N s after" (<= STOP_SECONDS, asserted first); the process's exit then
+# waits for the report's last write and the interpreter's teardown: 2.4 s after the signal was measured
+# once with the whole suite loading the 2-core machine (`pytest tests -n 4`), so the slack allows that
+TEARDOWN_SLACK_SECONDS = 0.6
 STOPPED = re.compile(r"stopped (\d+\.\d) s after")
 
 

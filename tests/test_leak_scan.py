@@ -21,6 +21,9 @@ from stackfast_conformance.killmatrix import MATRIX_PROFILE, run_harness
 from stackfast_conformance.leakscan import exposed, scan
 from stackfast_conformance.reference import _planted, load_faults, start_reference
 
+# module-scoped fixtures (one planted-secrets run for the module): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_leak_scan")
+
 LEAK_FAULTS = sorted(f.name for f in load_faults().values() if f.leak)
 MIN_SHAPES = 12
 

@@ -19,6 +19,9 @@ from stackfast_conformance.operator import ACTIONS, Operator
 from stackfast_conformance.reference import load_faults, start_reference
 from stackfast_conformance.settings import resolve_settings
 
+# module-scoped fixtures (its reference started once): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_ops")
+
 OPS_CRITERIA = ("R1.5", "R1.6", "R2.3", "R4.1", "R4.5", "R5.2", "R6.4", "R12.1", "R12.2", "R12.3", "R12.6", "R12.7")
 CROSS_ENV_CRITERIA = ("R13.3", "R13.4", "R13.5")
 OPS_FAULTS = (

@@ -15,6 +15,9 @@ from stackfast_conformance.killmatrix import run_harness
 from stackfast_conformance.properties import GENERATION_ROUTES, KNOWN_ADMIN_ROUTES, is_read_route
 from stackfast_conformance.reference import load_faults, start_reference
 
+# module-scoped fixtures (its reference started once): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_properties")
+
 ONLY_PROPERTIES = ["--", "-k", "test_prop_ or prop_"]
 PROPERTY_CRITERIA = ("R10.2", "R10.3", "R10.4", "R8.1", "R8.3", "R8.4", "R8.6", "R11.2", "R4.5", "R4.2", "R4.3",
                      "R4.8")

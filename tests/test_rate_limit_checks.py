@@ -16,6 +16,9 @@ import pytest
 from stackfast_conformance.killmatrix import BAD, run_harness
 from stackfast_conformance.reference import start_reference
 
+# module-scoped fixtures (its reference started once): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_rate_limit_checks")
+
 LIMITER_CRITERIA = ("R4.2", "R4.3", "R4.4", "R4.7", "R4.9", "R6.1", "R6.2", "R6.3")
 LIMITER_FAULTS = (
     "generation-limit-off-by-one", "generation-limit-short-by-one", "read-limit-off-by-one",

@@ -26,6 +26,9 @@ from stackfast_conformance.redact import (
 )
 from stackfast_conformance.reference import _planted
 
+# module-scoped fixtures (one conforming run for the module): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_redaction")
+
 
 @pytest.fixture(autouse=True)
 def _own_registry(monkeypatch):

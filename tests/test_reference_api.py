@@ -33,7 +33,9 @@ FAULTS_FILE = PACKAGE_DIR.parent / "faults" / "api.yaml"
 ADMIN_KEY = "k" * 43
 ORIGIN = "https://stackfast.app"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(REDIS_SERVER), reason="redis-server is not installed")
+# module-scoped fixtures (its references started once): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = [pytest.mark.skipif(not os.path.exists(REDIS_SERVER), reason="redis-server is not installed"),
+              pytest.mark.xdist_group("test_reference_api")]
 
 
 def _free_port() -> int:

@@ -23,6 +23,9 @@ from redis.retry import Retry
 from stackfast_conformance._connect import make_transport, resolve
 from stackfast_conformance.reference import Reference, load_faults, start_reference
 
+# module-scoped fixtures (its references started once): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_reference_topology")
+
 STANDIN_API = textwrap.dedent('''
     import os, redis, uvicorn
     from starlette.applications import Starlette

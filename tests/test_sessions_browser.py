@@ -20,6 +20,9 @@ from stackfast_conformance.killmatrix import FaultResult, run_fault, run_harness
 from stackfast_conformance.reference import load_faults
 from stackfast_conformance.sessions import parse_set_cookie, session_from_env
 
+# module-scoped fixtures (one production run and one fault run per fault for the module): under `pytest -n 4 --dist loadgroup` one worker runs the whole module
+pytestmark = pytest.mark.xdist_group("test_sessions_browser")
+
 PRODUCTION_CRITERIA = ("R3.3", "R3.4", "R3.8")
 LOCAL_DEV_CRITERIA = ("R3.6", "R11.5")
 # A Better Auth cookie value (token.signature, base64url) or any session_token= not followed by the mask.
