@@ -134,6 +134,9 @@ def reached_service(response: httpx.Response) -> str:
     return "maybe" if response.status_code == 504 else "no"
 
 
+_TLS_GARBLE = ("wrong version number", "bad record mac", "decryption failed", "record layer failure")
+
+
 def transient_transport_error(exc: BaseException, answered_before: bool) -> str | None:
     """A short description when ``exc`` is a dropped connection (not a local or certificate error)."""
     if isinstance(exc, httpx.LocalProtocolError) or isinstance(exc, httpx.TimeoutException):
@@ -150,6 +153,10 @@ def transient_transport_error(exc: BaseException, answered_before: bool) -> str 
             return "TLS EOF"
         if answered_before and ("refused" in text or "reset" in text):
             return "connection refused mid-run" if "refused" in text else "connection reset"
+        if answered_before and any(garble in text for garble in _TLS_GARBLE):
+            # the host spoke TLS earlier in this run; a handshake that reads bytes no TLS server sent is a
+            # connection broken on the way (a host that never speaks TLS stays "could not reach")
+            return "TLS handshake garbled"
     return None
 
 

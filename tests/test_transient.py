@@ -66,6 +66,9 @@ def test_timeouts_certificates_and_never_answering_hosts_are_not_transient() -> 
                                      True) == "connection refused mid-run"
     assert transient_transport_error(httpx.RemoteProtocolError("peer closed connection", request=request),
                                      False) == "connection closed without an answer"
+    garbled = httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", request=request)
+    assert transient_transport_error(garbled, True) == "TLS handshake garbled"  # the host spoke TLS before
+    assert transient_transport_error(garbled, False) is None  # a host that never did: could not reach
 
 
 def _checks(record: dict) -> list[dict]:
