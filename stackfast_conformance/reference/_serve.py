@@ -50,4 +50,11 @@ async def serve(servers: Sequence[uvicorn.Server],
 
 
 def run(servers: Sequence[uvicorn.Server]) -> None:
-    asyncio.run(serve(servers))
+    """Serve until SIGTERM/SIGINT, on uvloop when it is installed (the reference's servers spend most of
+    their CPU in the event loop and TLS; uvloop cuts it by about a fifth), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(servers))
+        return
+    uvloop.run(serve(servers))
