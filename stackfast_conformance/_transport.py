@@ -7,6 +7,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from stackfast_conformance._connect import KEEPALIVE_EXPIRY_SECONDS
 from stackfast_conformance.settings import Settings
 
 
@@ -27,7 +28,5 @@ def build_client(settings: Settings) -> httpx.Client:
     verify: ssl.SSLContext | bool = True
     if settings.ca_bundle:
         verify = ssl.create_default_context(cafile=settings.ca_bundle)
-    from stackfast_conformance._connect import KEEPALIVE_EXPIRY_SECONDS
-
     return httpx.Client(verify=verify, timeout=timeout, headers=headers, cookies=_no_cookie_jar(),
                         limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS))

@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
     from stackfast_conformance.run import load_run_inputs
 
     load_run_inputs(settings)  # bad attestations/waivers/snapshots: exit 2 before the reference starts
+    workers = _workers(args.workers or os.environ.get("STACKFAST_WORKERS"), settings.embedded_reference)
     reference = None
     if settings.embedded_reference:
         reference, settings = start_embedded_reference(settings)
@@ -161,7 +162,6 @@ def _run(args: argparse.Namespace) -> int:
         if args.alluredir:
             pytest_args += ["--alluredir", args.alluredir]
         pytest_args += list(args.pytest_args)
-        workers = _workers(args.workers or os.environ.get("STACKFAST_WORKERS"), reference is not None)
         if workers <= 1:
             code = _pytest(pytest_args, "checks", settings, args)
         elif not settings.allow_disruptive:

@@ -124,7 +124,6 @@ class Masker:
         # env var name -> value, so a curl command can say "$STACKFAST_ADMIN_KEY" instead
         self._secrets = {value: name for name, value in secrets.items() if value}
         self._compiled: tuple[tuple[tuple[str, str], ...], re.Pattern[str] | None, re.Pattern[str] | None] | None = None
-        self._labels: dict[str, str] = {}
 
     def add(self, value: str, env_name: str | None = None) -> None:
         if value and len(value) >= 6:
@@ -136,22 +135,24 @@ class Masker:
     def text(self, text: str | None) -> str | None:
         if not text:
             return text
-        whole, pieces = self._patterns()
+        whole, pieces, labels = self._patterns()
         if whole is not None:
-            text = whole.sub(self._whole_replacement, text)
+            text = whole.sub(lambda m: f"${{{labels[m[0]]}}}" if labels.get(m[0]) else MASK, text)
         if pieces is not None:  # a prefix or suffix of a secret (as a property may send) is masked too
             text = pieces.sub(MASK, text)
         return _redact.redact_text(text)  # and every secret shape (redact.py)
 
-    def _patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-        """One regex of every secret value and one of their pieces (the same for the same secrets: cached).
+    def _patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, dict[str, str]]:
+        """One regex of every secret value and one of their pieces (compiled once per set of secrets), with
+        the secrets they were compiled from (value -> env var name, for the replacement).
 
         Pieces: for a value of 16+ characters, its first and last ``len - 1``, ``len // 2`` and 12
         characters. Longer alternatives come first, so the longest piece present is the one masked."""
         secrets = self._all()
         key = tuple(secrets.items())
-        if self._compiled is not None and self._compiled[0] == key:
-            return self._compiled[1], self._compiled[2]
+        cached = self._compiled
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2], secrets
         values = sorted(secrets, key=len, reverse=True)
         pieces: set[str] = set()
         for value in values:
@@ -162,12 +163,7 @@ class Masker:
         whole = re.compile("|".join(map(re.escape, values))) if values else None
         piece = re.compile("|".join(map(re.escape, sorted(pieces, key=len, reverse=True)))) if pieces else None
         self._compiled = (key, whole, piece)
-        self._labels = secrets
-        return whole, piece
-
-    def _whole_replacement(self, match: re.Match[str]) -> str:
-        env_name = self._labels.get(match[0], "")
-        return f"${{{env_name}}}" if env_name else MASK
+        return whole, piece, secrets
 
     def header(self, name: str, value: str) -> str:
         lowered = name.lower()

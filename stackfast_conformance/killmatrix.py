@@ -233,12 +233,6 @@ def run_batch(batch: Batch, base_dir: Path | None = None, window_seconds: float 
                        alone, lambda results: any(r.stray for r in results))
 
 
-def run_settings(fault) -> tuple:
-    """What a fault's own run is started with: (env, needs, window, args)."""
-    return (fault.env or "production", tuple(sorted(fault.needs)), fault.window_seconds or DEFAULT_WINDOW_SECONDS,
-            tuple(fault.args))
-
-
 def share_key(fault) -> tuple:
     """Faults share a run only when these are equal: the reference environment, the extra harness
     arguments, and whether the run takes operator actions (a disruptive run checks only its members'
@@ -250,10 +244,11 @@ def share_key(fault) -> tuple:
 
 
 def batch_settings(faults: Sequence) -> tuple:
-    """(env, needs, window, args) of a run of ``faults``: the members' needs together, their longest window."""
-    env, _, _, args = run_settings(faults[0])
-    needs = tuple(sorted({n for f in faults for n in f.needs}))
-    return env, needs, max(f.window_seconds or DEFAULT_WINDOW_SECONDS for f in faults), args
+    """(env, needs, window, args) of a run of ``faults`` (equal ``share_key``): the members' needs together,
+    their longest window."""
+    first = faults[0]
+    return (first.env or "production", tuple(sorted({n for f in faults for n in f.needs})),
+            max(f.window_seconds or DEFAULT_WINDOW_SECONDS for f in faults), tuple(first.args))
 
 
 def shares_runs(fault) -> bool:

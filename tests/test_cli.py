@@ -64,6 +64,7 @@ def test_an_unreachable_target_is_an_error_not_a_failure_and_still_reports(tmp_p
     (["--fault", "no-such-fault"], "no-such-fault"),
     (["--api", "https://api.stackfast.app", "--fault", "health-not-ok"], "only applies to the embedded reference"),
     (["--api", "https://api.stackfast.app", "--workers", "many"], "is not a number of worker processes"),
+    (["--workers", "0"], "is not a number of worker processes"),  # before the embedded reference starts
 ])
 def test_usage_errors_exit_2_with_a_clear_message_and_no_traceback(tmp_path, args, message):
     proc = subprocess.run([sys.executable, "-m", "stackfast_conformance.cli", "run", "--report-dir",

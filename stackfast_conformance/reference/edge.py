@@ -35,6 +35,8 @@ from typing import Any
 
 import httpx
 
+from stackfast_conformance._connect import KEEPALIVE_EXPIRY_SECONDS
+
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer",
                b"upgrade", b"proxy-authenticate", b"proxy-authorization"}
@@ -129,8 +131,9 @@ class EdgeProxy:
         if self.client is None:
             self.client = httpx.AsyncClient(
                 timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False, trust_env=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0),
                 # idle backend connections go before the backend's own 5 s idle timeout closes them
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50,
+                                    keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
             )
         return self.client
 

@@ -27,6 +27,8 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from stackfast_conformance._connect import KEEPALIVE_EXPIRY_SECONDS
+
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
@@ -86,7 +88,7 @@ class WebApp:
     async def _proxy(self, request: Request) -> Response:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=60.0, follow_redirects=False, trust_env=False,
-                                             limits=httpx.Limits(keepalive_expiry=2.0))
+                                             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS))
         assert self.proxy_api is not None
         target = self.proxy_api()
         if not target:
